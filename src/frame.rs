@@ -1,0 +1,383 @@
+//! Decoding one frame into what the registry needs from it, applying the ten
+//! acceptance rules of the contract in order; the first failure names the
+//! [`Reason`]. Pure: bytes in, a verdict out, no clock and no allocation once
+//! the scratch buffers have grown.
+
+use crate::json::{self, Kind, Scanner, Span};
+use crate::topic;
+
+/// Why a frame was refused. The order is the order the rules are checked in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    TooLarge,
+    NotJson,
+    NotObject,
+    UnsupportedVersion,
+    BadTopic,
+    UnknownWorker,
+    BadPayload,
+    BadTs,
+    BadAge,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 9] = [
+        Reason::TooLarge,
+        Reason::NotJson,
+        Reason::NotObject,
+        Reason::UnsupportedVersion,
+        Reason::BadTopic,
+        Reason::UnknownWorker,
+        Reason::BadPayload,
+        Reason::BadTs,
+        Reason::BadAge,
+    ];
+
+    /// The name `stats().rejected` uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::TooLarge => "too_large",
+            Reason::NotJson => "not_json",
+            Reason::NotObject => "not_object",
+            Reason::UnsupportedVersion => "unsupported_version",
+            Reason::BadTopic => "bad_topic",
+            Reason::UnknownWorker => "unknown_worker",
+            Reason::BadPayload => "bad_payload",
+            Reason::BadTs => "bad_ts",
+            Reason::BadAge => "bad_age",
+        }
+    }
+}
+
+/// One top-level key of interest: how often it appeared and its last value.
+/// A key that appears twice is ambiguous (a gateway and the registry might
+/// each read a different one), so the rule that reads it refuses the frame.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    count: u8,
+    span: Option<Span>,
+    escaped_string: bool,
+}
+
+impl Slot {
+    fn set(&mut self, span: Span, escaped_string: bool) {
+        self.count = self.count.saturating_add(1);
+        self.span = Some(span);
+        self.escaped_string = escaped_string;
+    }
+}
+
+/// The top-level members the rules look at, found in one validating pass.
+#[derive(Debug, Default)]
+pub struct Envelope {
+    op: Slot,
+    v: Slot,
+    topic: Slot,
+    payload: Slot,
+    retained: Slot,
+    age: Slot,
+    /// The whole frame's span, used as the payload of a bare NATS message.
+    whole: Option<Span>,
+}
+
+/// Scratch space reused from frame to frame, so decoding does not allocate.
+#[derive(Default)]
+pub struct Scratch {
+    /// Decoded (unescaped) text, e.g. a key or topic written with `\u` escapes.
+    text: Vec<u8>,
+    /// Decoded payload keys, end to end; `keys` holds their ranges.
+    arena: Vec<u8>,
+    keys: Vec<(u32, u32)>,
+    /// Payload members to keep in `extra`: from a key's opening quote to the
+    /// end of its value.
+    keep: Vec<(u32, u32)>,
+}
+
+/// Rules 2 and 3: the frame is JSON, and a JSON object. Also finds the keys
+/// the later rules read.
+pub fn scan(bytes: &[u8], scratch: &mut Scratch) -> Result<Envelope, Reason> {
+    let mut s = Scanner::new(bytes);
+    s.skip_ws();
+    if s.bytes.get(s.pos) != Some(&b'{') {
+        return match json::validate(bytes) {
+            Ok(_) => Err(Reason::NotObject),
+            Err(_) => Err(Reason::NotJson),
+        };
+    }
+    let mut env = Envelope::default();
+    let text = &mut scratch.text;
+    let start = s.pos;
+    s.members(0, |sc, key, value| {
+        let k = &sc.bytes[key.start..key.end];
+        let slot = match key_name(k, key.escaped, text) {
+            Some(b"op") => &mut env.op,
+            Some(b"v") => &mut env.v,
+            Some(b"topic") => &mut env.topic,
+            Some(b"payload") => &mut env.payload,
+            Some(b"retained") => &mut env.retained,
+            Some(b"age") => &mut env.age,
+            _ => return,
+        };
+        let escaped =
+            value.kind == Kind::String && sc.bytes[value.start..value.end].contains(&b'\\');
+        slot.set(value, escaped);
+    })
+    .map_err(|_| Reason::NotJson)?;
+    if !s.at_end() {
+        return Err(Reason::NotJson);
+    }
+    env.whole = Some(Span {
+        kind: Kind::Object,
+        start,
+        end: s.pos,
+    });
+    Ok(env)
+}
+
+/// The key as bytes when it is short enough to be one the rules read.
+fn key_name<'k>(raw: &'k [u8], escaped: bool, buf: &'k mut Vec<u8>) -> Option<&'k [u8]> {
+    if !escaped {
+        return (raw.len() <= 8).then_some(raw);
+    }
+    // "\u0074opic" is "topic": decode, but only keys that could be short.
+    if raw.len() > 8 * 6 {
+        return None;
+    }
+    json::unescape(raw, buf);
+    Some(buf.as_slice())
+}
+
+/// What the head of an event says, before the allowlist is consulted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Head<'a> {
+    /// A transport control frame (`{"op": ...}`): not an event, not counted.
+    Control,
+    /// A topic of another shape: counted as ignored.
+    Ignored,
+    Rejected(Reason),
+    /// A health topic; the worker name, byte for byte as the bus wrote it.
+    Health(&'a [u8]),
+}
+
+/// Rules 4 to 6 for a gateway frame: `v`, `topic`, and the topic's shape.
+pub fn head<'a>(bytes: &'a [u8], env: &Envelope, scratch: &'a mut Scratch) -> Head<'a> {
+    if env.op.count > 0 {
+        return Head::Control;
+    }
+    if let Err(r) = check_version(bytes, env) {
+        return Head::Rejected(r);
+    }
+    let topic = match (env.topic.count, env.topic.span) {
+        (1, Some(sp)) if sp.kind == Kind::String => sp,
+        _ => return Head::Rejected(Reason::BadTopic),
+    };
+    let content = &bytes[topic.start + 1..topic.end - 1];
+    let topic_bytes: &'a [u8] = if env.topic.escaped_string {
+        json::unescape(content, &mut scratch.text);
+        &scratch.text
+    } else {
+        content
+    };
+    match topic::health_worker(topic_bytes) {
+        Some(name) => Head::Health(name),
+        None => Head::Ignored,
+    }
+}
+
+/// Rule 4: `v`, if present, equals 1.
+fn check_version(bytes: &[u8], env: &Envelope) -> Result<(), Reason> {
+    match (env.v.count, env.v.span) {
+        (0, _) => Ok(()),
+        (1, Some(sp))
+            if sp.kind == Kind::Number
+                && json::finite_f64(&bytes[sp.start..sp.end]) == Some(1.0) =>
+        {
+            Ok(())
+        }
+        _ => Err(Reason::UnsupportedVersion),
+    }
+}
+
+/// The `message` of a gateway `{"op":"error","message":...}` frame.
+pub fn control_error(bytes: &[u8]) -> Option<String> {
+    let mut s = Scanner::new(bytes);
+    let (mut is_error, mut message) = (false, None);
+    let mut buf = Vec::new();
+    s.members(0, |sc, key, value| {
+        let k = &sc.bytes[key.start..key.end];
+        if value.kind != Kind::String {
+            return;
+        }
+        json::unescape(&sc.bytes[value.start + 1..value.end - 1], &mut buf);
+        if k == b"op" {
+            is_error = buf == b"error";
+        } else if k == b"message" {
+            message = Some(String::from_utf8_lossy(&buf).into_owned());
+        }
+    })
+    .ok()?;
+    if is_error {
+        message.or_else(|| Some(String::new()))
+    } else {
+        None
+    }
+}
+
+/// What an accepted frame contributes to the registry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Beat {
+    /// `payload.ts`, when present.
+    pub ts: Option<f64>,
+    /// Seconds the beat was already old on arrival (`age` of a retained frame).
+    pub age: f64,
+}
+
+/// Rules 8 to 10 for a gateway frame: `payload`, `payload.ts`, `age`.
+/// On success the payload members to keep as `extra` are in `scratch`.
+pub fn body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
+    let payload = match (env.payload.count, env.payload.span) {
+        (0, _) => None,
+        (1, Some(sp)) if sp.kind == Kind::Null => None,
+        (1, Some(sp)) if sp.kind == Kind::Object => Some(sp),
+        _ => return Err(Reason::BadPayload),
+    };
+    let ts = payload_fields(bytes, payload, scratch)?;
+    let age = retained_age(bytes, env)?;
+    Ok(Beat { ts, age })
+}
+
+/// Rules 8 and 9 for a NATS message, whose subject already named the worker:
+/// the body is a bus envelope (it has a `payload` member) or a bare
+/// heartbeat payload such as `{"worker":"api","ts":1764190000.5}`.
+pub fn nats_body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
+    if env.payload.count > 0 {
+        check_version(bytes, env)?;
+        return body(bytes, env, scratch);
+    }
+    bare_body(bytes, env, scratch)
+}
+
+/// Rules 8 and 9 for a bare payload object (a NATS body without an
+/// envelope, or a payload given to `record`).
+pub fn bare_body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
+    let ts = payload_fields(bytes, env.whole, scratch)?;
+    Ok(Beat { ts, age: 0.0 })
+}
+
+/// Rule 10: on a frame marked `"retained": true`, `age` is a finite number
+/// >= 0. Elsewhere `age` is not read.
+fn retained_age(bytes: &[u8], env: &Envelope) -> Result<f64, Reason> {
+    match (env.retained.count, env.retained.span) {
+        (0, _) => return Ok(0.0),
+        (1, Some(sp)) if sp.kind == Kind::True => {}
+        (1, _) => return Ok(0.0),
+        _ => return Err(Reason::BadAge),
+    }
+    match (env.age.count, env.age.span) {
+        (1, Some(sp)) if sp.kind == Kind::Number => {
+            match json::finite_f64(&bytes[sp.start..sp.end]) {
+                Some(a) if a >= 0.0 => Ok(a),
+                _ => Err(Reason::BadAge),
+            }
+        }
+        _ => Err(Reason::BadAge),
+    }
+}
+
+/// Walks the payload's members: refuses duplicate keys (`bad_payload`),
+/// reads `ts` (`bad_ts`), and notes every member but `worker` and `ts` as
+/// the row's `extra`.
+fn payload_fields(
+    bytes: &[u8],
+    payload: Option<Span>,
+    scratch: &mut Scratch,
+) -> Result<Option<f64>, Reason> {
+    scratch.keys.clear();
+    scratch.arena.clear();
+    scratch.keep.clear();
+    let Some(sp) = payload else {
+        return Ok(None);
+    };
+    let mut ts: Option<Span> = None;
+    let Scratch {
+        text,
+        arena,
+        keys,
+        keep,
+    } = scratch;
+    let mut s = Scanner::new(&bytes[..sp.end]);
+    s.pos = sp.start;
+    // The payload was validated by `scan`; this second walk only collects.
+    let walked = s.members(1, |sc, key, value| {
+        let raw = &sc.bytes[key.start..key.end];
+        let from = arena.len() as u32;
+        if key.escaped {
+            json::unescape(raw, text);
+            arena.extend_from_slice(text);
+        } else {
+            arena.extend_from_slice(raw);
+        }
+        keys.push((from, arena.len() as u32));
+        match &arena[from as usize..] {
+            b"ts" => ts = Some(value),
+            b"worker" => {}
+            _ => keep.push(((key.start - 1) as u32, value.end as u32)),
+        }
+    });
+    if walked.is_err() {
+        return Err(Reason::BadPayload);
+    }
+    if has_duplicate(arena, keys) {
+        return Err(Reason::BadPayload);
+    }
+    match ts {
+        None => Ok(None),
+        Some(v) => parse_ts(bytes, v).map(Some).ok_or(Reason::BadTs),
+    }
+}
+
+/// Rule 9: a finite number, or a string that parses as one.
+fn parse_ts(bytes: &[u8], v: Span) -> Option<f64> {
+    match v.kind {
+        Kind::Number => json::finite_f64(&bytes[v.start..v.end]),
+        Kind::String => {
+            let content = &bytes[v.start + 1..v.end - 1];
+            if content.contains(&b'\\') {
+                let mut buf = Vec::new();
+                json::unescape(content, &mut buf);
+                json::finite_f64(&buf)
+            } else {
+                json::finite_f64(content)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether two of the keys are equal. Payloads usually have a handful of
+/// keys, where comparing all pairs is fastest; many keys are sorted first so
+/// a hostile payload of thousands of keys stays linearithmic.
+fn has_duplicate(arena: &[u8], keys: &mut [(u32, u32)]) -> bool {
+    let key = |k: &(u32, u32)| &arena[k.0 as usize..k.1 as usize];
+    if keys.len() <= 16 {
+        return keys
+            .iter()
+            .enumerate()
+            .any(|(i, a)| keys[i + 1..].iter().any(|b| key(a) == key(b)));
+    }
+    keys.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    keys.windows(2).any(|w| key(&w[0]) == key(&w[1]))
+}
+
+/// Writes the kept payload members as one JSON object: the row's `extra`.
+pub fn write_extra(bytes: &[u8], scratch: &Scratch, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(b'{');
+    for (i, &(from, to)) in scratch.keep.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&bytes[from as usize..to as usize]);
+    }
+    out.push(b'}');
+}
