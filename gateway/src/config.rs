@@ -1,0 +1,180 @@
+//! Command-line flags, which are also the gateway's configuration: tests
+//! build a `Config` with `Config::from_args(["--token", "t"])`, exactly as a
+//! user would start the binary.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Development bus gateway for worker-registry.
+///
+/// Speaks the JSON gateway protocol (PROTOCOL.md) on a WebSocket at /bus,
+/// retains the last health beat of every worker, and can simulate a worker
+/// fleet. Meant for development and demos, not production.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "worker-gateway", version)]
+pub struct Config {
+    /// Address to listen on (host:port). Port 0 picks a free port. Loopback
+    /// by default: the gateway has no TLS and is meant for one machine.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Serve the files of DIR at / (index.html for directories), with
+    /// cross-origin isolation headers (COOP/COEP) for benchmarks.
+    #[arg(long = "static", value_name = "DIR", value_parser = parse_dir)]
+    pub static_dir: Option<PathBuf>,
+
+    /// Run a simulated worker fleet in-process, publishing heartbeats and
+    /// other traffic on the bus.
+    #[arg(long)]
+    pub simulate: bool,
+
+    /// Seconds between two beats of a simulated worker (fractions allowed).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_interval)]
+    pub interval: f64,
+
+    /// Beats the simulated `forwarder` sends before it goes silent.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub silent_after: u32,
+
+    /// Require clients to send {"op":"auth","token":TOKEN} as their first
+    /// frame; otherwise they are closed with 4401.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Connections that authenticate with this token may publish ("pub").
+    /// It also satisfies --token.
+    #[arg(long, value_name = "TOKEN")]
+    pub publisher_token: Option<String>,
+
+    /// Also accept WebSocket upgrades from this Origin (repeatable). By
+    /// default only pages served from the gateway's own host may connect;
+    /// '*' accepts every origin (for tests only: it allows cross-site
+    /// WebSocket hijacking).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+
+    /// Serve GET /admin/stats (JSON counters) and the /admin/flood benchmark
+    /// WebSocket. Without it, /admin/* is 404.
+    #[arg(long)]
+    pub admin: bool,
+
+    /// Per-client send queue, in frames. A client whose queue fills up
+    /// (it stopped reading) is closed with 4408 "slow consumer".
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = parse_queue)]
+    pub queue: usize,
+
+    /// Publishes per second one connection may make (burst twice that);
+    /// the excess is dropped and counted as "shed".
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub publish_rate: u32,
+
+    /// Publish the simulated fleet to this NATS server (e.g.
+    /// nats://127.0.0.1:4222) instead of the in-process bus: subject = topic,
+    /// body = the bus envelope. Needs --simulate.
+    #[arg(long, value_name = "URL", requires = "simulate")]
+    pub nats_publish: Option<String>,
+
+    /// NATS user name (with --nats-pass).
+    #[arg(long, value_name = "USER", requires_all = ["nats_publish", "nats_pass"])]
+    pub nats_user: Option<String>,
+
+    /// NATS password (with --nats-user).
+    #[arg(long, value_name = "PASS", requires = "nats_user")]
+    pub nats_pass: Option<String>,
+
+    /// NATS authentication token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        requires = "nats_publish",
+        conflicts_with = "nats_user"
+    )]
+    pub nats_token: Option<String>,
+
+    /// Print progress lines (fleet summary, NATS connection) on stdout.
+    /// Set by the binary; quiet when the gateway runs inside tests.
+    #[arg(skip)]
+    pub announce: bool,
+}
+
+impl Config {
+    /// Parses flags as the binary would (without the program name).
+    pub fn from_args<I, S>(args: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        let argv = std::iter::once(std::ffi::OsString::from("worker-gateway"))
+            .chain(args.into_iter().map(Into::into));
+        Config::try_parse_from(argv)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        // Defaults live in one place, the clap attributes above.
+        Config::parse_from(["worker-gateway"])
+    }
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    // The upper bound keeps Duration::from_secs_f64 far from overflow.
+    if (0.001..=86_400.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err("must be between 0.001 and 86400 seconds".into())
+    }
+}
+
+fn parse_dir(s: &str) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(s);
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!("{s:?} is not a directory"))
+    }
+}
+
+fn parse_queue(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 1000000".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.interval, 30.0);
+        assert_eq!(c.silent_after, 3);
+        assert_eq!(c.queue, 1024);
+        assert_eq!(c.publish_rate, 2000);
+        assert!(!c.simulate && !c.admin && !c.announce);
+    }
+
+    #[test]
+    fn flags_parse_and_validate() {
+        let c = Config::from_args(["--allow-origin", "http://a", "--allow-origin", "*"])
+            .expect("valid");
+        assert_eq!(c.allow_origins, ["http://a", "*"]);
+        assert!(Config::from_args(["--interval", "0"]).is_err());
+        assert!(Config::from_args(["--interval", "NaN"]).is_err());
+        assert!(Config::from_args(["--queue", "0"]).is_err());
+        assert!(Config::from_args(["--static", "/no/such/dir"]).is_err());
+        assert!(Config::from_args(["--nats-publish", "nats://x"]).is_err());
+        assert!(Config::from_args(["--simulate", "--nats-publish", "nats://x"]).is_ok());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Config::command().debug_assert();
+    }
+}
