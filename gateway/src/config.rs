@@ -19,10 +19,12 @@ pub struct Config {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
 
-    /// Serve the files of DIR at / (index.html for directories), with
-    /// cross-origin isolation headers (COOP/COEP) for benchmarks.
-    #[arg(long = "static", value_name = "DIR", value_parser = parse_dir)]
-    pub static_dir: Option<PathBuf>,
+    /// Serve the files of DIR at / (index.html for directories), or at
+    /// /PATH when given as /PATH=DIR (repeatable), with cross-origin
+    /// isolation headers (COOP/COEP) for benchmarks. The demo serves the
+    /// page with `--static www --static /pkg=pkg`.
+    #[arg(long = "static", value_name = "[/PATH=]DIR", value_parser = parse_mount)]
+    pub static_dirs: Vec<Mount>,
 
     /// Run a simulated worker fleet in-process, publishing heartbeats and
     /// other traffic on the bus.
@@ -128,13 +130,35 @@ fn parse_interval(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_dir(s: &str) -> Result<PathBuf, String> {
-    let dir = PathBuf::from(s);
-    if dir.is_dir() {
-        Ok(dir)
-    } else {
-        Err(format!("{s:?} is not a directory"))
+/// A static directory and the URL path it is served at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// "/" or "/name" (no trailing slash).
+    pub path: String,
+    pub dir: PathBuf,
+}
+
+fn parse_mount(s: &str) -> Result<Mount, String> {
+    let (path, dir) = match s.split_once('=') {
+        Some((p, d)) if p.starts_with('/') => (p.trim_end_matches('/'), d),
+        _ => ("", s),
+    };
+    if path.contains("//") || path == "/admin" || path == "/bus" {
+        return Err(format!("{path:?} cannot serve files"));
     }
+    let dir = PathBuf::from(dir);
+    if !dir.is_dir() {
+        return Err(format!(
+            "{:?} is not a directory",
+            dir.display().to_string()
+        ));
+    }
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path.to_string()
+    };
+    Ok(Mount { path, dir })
 }
 
 fn parse_queue(s: &str) -> Result<usize, String> {
@@ -168,6 +192,22 @@ mod tests {
         assert!(Config::from_args(["--interval", "NaN"]).is_err());
         assert!(Config::from_args(["--queue", "0"]).is_err());
         assert!(Config::from_args(["--static", "/no/such/dir"]).is_err());
+        let c = Config::from_args(["--static", "src", "--static", "/pkg/=tests"]).expect("valid");
+        assert_eq!(
+            c.static_dirs[0],
+            Mount {
+                path: "/".into(),
+                dir: "src".into()
+            }
+        );
+        assert_eq!(
+            c.static_dirs[1],
+            Mount {
+                path: "/pkg".into(),
+                dir: "tests".into()
+            }
+        );
+        assert!(Config::from_args(["--static", "/admin=src"]).is_err());
         assert!(Config::from_args(["--nats-publish", "nats://x"]).is_err());
         assert!(Config::from_args(["--simulate", "--nats-publish", "nats://x"]).is_ok());
     }

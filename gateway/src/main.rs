@@ -51,8 +51,13 @@ async fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "worker-gateway listening on http://{addr}");
     let _ = writeln!(out, "bus: ws://{addr}/bus");
-    if let Some(dir) = &config.static_dir {
-        let _ = writeln!(out, "static: {} at http://{addr}/", dir.display());
+    for mount in &config.static_dirs {
+        let path = mount.path.trim_end_matches('/');
+        let _ = writeln!(
+            out,
+            "static: {} at http://{addr}{path}/",
+            mount.dir.display()
+        );
     }
     if config.admin {
         let _ = writeln!(

@@ -33,15 +33,21 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/admin", any(not_found))
         .route("/admin/{*rest}", any(not_found));
 
-    let app = match &shared.config.static_dir {
-        Some(dir) => {
-            let files = Router::new()
-                .fallback_service(ServeDir::new(dir))
-                .layer(middleware::from_fn(static_headers));
-            app.fallback_service(files)
+    let mut root = false;
+    for mount in &shared.config.static_dirs {
+        let files = Router::new()
+            .fallback_service(ServeDir::new(&mount.dir))
+            .layer(middleware::from_fn(static_headers));
+        if mount.path == "/" {
+            root = true;
+            app = app.fallback_service(files);
+        } else {
+            app = app.nest_service(&mount.path, files);
         }
-        None => app.route("/", get(banner)),
-    };
+    }
+    if !root {
+        app = app.route("/", get(banner));
+    }
     app.with_state(shared)
 }
 

@@ -63,6 +63,21 @@ async fn static_files_are_isolated_and_typed() {
 }
 
 #[tokio::test]
+async fn directories_mount_at_their_own_paths() {
+    let dir = site();
+    let pkg = dir.join("pkg").to_string_lossy().into_owned();
+    let mount = format!("/lib={pkg}");
+    let gw = start(&["--static", &dir.to_string_lossy(), "--static", &mount]).await;
+    let (status, head, _) = http_get(gw.addr, "/lib/reg_bg.wasm").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: application/wasm"), "{head}");
+    assert!(head.contains("cross-origin-opener-policy: same-origin"));
+    assert_eq!(http_get(gw.addr, "/").await.2, "<h1>workers</h1>");
+    assert_eq!(http_get(gw.addr, "/lib/index.html").await.0, 404);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn admin_is_404_unless_enabled() {
     let dir = site();
     // Even a file at admin/stats in the static directory must not answer.
