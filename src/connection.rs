@@ -277,14 +277,19 @@ fn open_socket(inner: &Rc<Inner>, generation: u32, token: Option<String>) {
     });
     match Socket::open(&url, sink) {
         Ok(socket) => {
-            let mut c = inner.conn.borrow_mut();
-            c.socket = Some(socket);
-            c.token = token;
-            c.received = 0;
-            if c.settings.options.protocol == Protocol::Nats {
-                let max = inner.core.borrow().max_frame_bytes();
-                c.parser = Some(Parser::new(max));
+            {
+                let mut c = inner.conn.borrow_mut();
+                c.socket = Some(socket);
+                c.token = token;
+                c.received = 0;
+                if c.settings.options.protocol == Protocol::Nats {
+                    let max = inner.core.borrow().max_frame_bytes();
+                    c.parser = Some(Parser::new(max));
+                }
             }
+            // A server that accepts TCP but never completes the handshake
+            // (a hung process) must not leave the registry connecting forever.
+            arm_deadline(inner, generation, 0, Deadline::Connect);
         }
         Err(e) => {
             let mut m = String::from("could not open the WebSocket: ");
@@ -336,7 +341,7 @@ fn on_open(inner: &Rc<Inner>, generation: u32, protocol: Protocol) {
         }
     }
     // The greeting must be answered within the pong timeout, like a ping.
-    arm_deadline(inner, generation, 0);
+    arm_deadline(inner, generation, 0, Deadline::Greeting);
     arm_ping(inner, generation);
 }
 
@@ -511,14 +516,25 @@ fn arm_ping(inner: &Rc<Inner>, generation: u32) {
             }
             c.received
         };
-        arm_deadline(&inner, generation, received);
+        arm_deadline(&inner, generation, received, Deadline::Ping);
         arm_ping(&inner, generation);
     }));
 }
 
+/// What a deadline waits for.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// The WebSocket handshake.
+    Connect,
+    /// The first frame after the greeting (subscriptions, NATS CONNECT).
+    Greeting,
+    /// Any frame after a keepalive ping.
+    Ping,
+}
+
 /// If nothing at all arrives within `pongTimeoutMs`, the socket is dead
 /// (a half-open TCP connection sends no close): drop it and reconnect.
-fn arm_deadline(inner: &Rc<Inner>, generation: u32, received_at_ping: u64) {
+fn arm_deadline(inner: &Rc<Inner>, generation: u32, received_at_ping: u64, what: Deadline) {
     let weak = Rc::downgrade(inner);
     let mut c = inner.conn.borrow_mut();
     let timeout = c.settings.options.pong_timeout_ms;
@@ -533,9 +549,13 @@ fn arm_deadline(inner: &Rc<Inner>, generation: u32, received_at_ping: u64) {
             dead
         };
         if dead {
-            let mut m = String::from("no answer from the server within ");
+            let mut m = String::from(match what {
+                Deadline::Connect => "could not connect within ",
+                Deadline::Greeting => "no answer from the server within ",
+                Deadline::Ping => "no answer to a keepalive ping within ",
+            });
             m.push_str(&(timeout.round() as u64).to_string());
-            m.push_str(" ms of a keepalive ping");
+            m.push_str(" ms");
             fail(&inner, generation, m);
         }
     }));

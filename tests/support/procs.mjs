@@ -1,0 +1,222 @@
+// Real processes for the JavaScript tests: the dev gateway, nats-server and
+// headless Chromium, each started on loopback and stopped when the test ends.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+
+/** A TCP port that was free a moment ago, on 127.0.0.1. */
+export async function freePort() {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+export function gatewayBinary() {
+  const bin = process.env.WR_GATEWAY_BIN ?? join(ROOT, "target/debug/worker-gateway");
+  if (!existsSync(bin)) {
+    throw new Error(`worker-gateway is not built at ${bin}: run 'cargo build -p worker-gateway' (npm test does)`);
+  }
+  return bin;
+}
+
+const running = new Set();
+function track(child) {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+// A failing test must not leave servers behind.
+for (const signal of ["exit", "SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    for (const child of running) child.kill("SIGKILL");
+    if (signal !== "exit") process.exit(130);
+  });
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await once(child, "exit");
+  clearTimeout(timer);
+}
+
+/**
+ * Starts worker-gateway with `args` on `port` (0: a free one) and resolves
+ * once it printed its address. `restart()` starts it again on the same port.
+ */
+export async function startGateway(args = [], { port = 0 } = {}) {
+  const bin = gatewayBinary();
+  const gw = { port, args, child: null, output: "" };
+  gw.start = async () => {
+    const child = track(spawn(bin, ["--listen", `127.0.0.1:${gw.port}`, ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    }));
+    gw.child = child;
+    let first = "";
+    child.stderr.on("data", (d) => { gw.output += d; });
+    const line = await new Promise((resolveLine, reject) => {
+      child.stdout.on("data", (d) => {
+        first += d;
+        gw.output += d;
+        const nl = first.indexOf("\n");
+        if (nl >= 0) resolveLine(first.slice(0, nl));
+      });
+      child.once("exit", (code) => reject(new Error(`worker-gateway exited (${code}) before listening:\n${gw.output}`)));
+    });
+    const m = /^worker-gateway listening on http:\/\/127\.0\.0\.1:(\d+)$/.exec(line);
+    if (!m) throw new Error(`unexpected first line from worker-gateway: ${line}`);
+    gw.port = Number(m[1]);
+    gw.http = `http://127.0.0.1:${gw.port}`;
+    gw.url = `ws://127.0.0.1:${gw.port}/bus`;
+    return gw;
+  };
+  gw.stop = async () => { if (gw.child) await stopChild(gw.child); };
+  gw.kill = async () => {
+    if (gw.child && gw.child.exitCode === null) {
+      gw.child.kill("SIGKILL");
+      await once(gw.child, "exit");
+    }
+  };
+  gw.restart = async () => { await gw.stop(); return gw.start(); };
+  gw.stats = async () => (await fetch(`${gw.http}/admin/stats`)).json();
+  await gw.start();
+  return gw;
+}
+
+export function natsBinary() {
+  for (const p of [process.env.WR_NATS_SERVER, "/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]) {
+    if (p && existsSync(p)) return p;
+  }
+  throw new Error("nats-server is not installed: run 'apt-get install nats-server' (npm test's set-up does, as root)");
+}
+
+/**
+ * Starts nats-server on loopback with a WebSocket listener and two users:
+ * `dashboard` (may subscribe to the health subjects only, may not publish)
+ * and `publisher` (may publish). `limited` may subscribe to system.*.health
+ * only, so its SUB of system.bus.health is a permissions violation.
+ */
+export async function startNats({ port = 0, wsPort = 0, allowedOrigins = [] } = {}) {
+  const nats = {
+    port: port || (await freePort()),
+    wsPort: wsPort || (await freePort()),
+    dir: mkdtempSync(join(tmpdir(), "wr-nats-")),
+    child: null,
+    users: {
+      dashboard: { user: "dashboard", pass: "dash-secret" },
+      limited: { user: "limited", pass: "limited-secret" },
+      publisher: { user: "publisher", pass: "pub-secret" },
+    },
+  };
+  const origins = allowedOrigins.length ? `allowed_origins: ${JSON.stringify(allowedOrigins)}` : "";
+  const config = `
+listen: 127.0.0.1:${nats.port}
+websocket {
+  host: 127.0.0.1
+  port: ${nats.wsPort}
+  no_tls: true
+  same_origin: false
+  ${origins}
+}
+authorization {
+  users: [
+    { user: "dashboard", password: "dash-secret",
+      permissions: { subscribe: ["system.*.health", "system.bus.health"], publish: { deny: ">" } } }
+    { user: "limited", password: "limited-secret",
+      permissions: { subscribe: { allow: ["system.*.health"], deny: ["system.bus.health"] }, publish: { deny: ">" } } }
+    { user: "publisher", password: "pub-secret",
+      permissions: { publish: ["system.>", "attacker.>"], subscribe: { deny: ">" } } }
+  ]
+}
+`;
+  const file = join(nats.dir, "nats.conf");
+  writeFileSync(file, config);
+  nats.config = config;
+  nats.url = `ws://127.0.0.1:${nats.wsPort}`;
+  nats.start = async () => {
+    const bin = natsBinary();
+    const child = track(spawn(bin, ["-c", file], { stdio: ["ignore", "pipe", "pipe"] }));
+    nats.child = child;
+    let log = "";
+    await new Promise((resolveReady, reject) => {
+      const onData = (d) => {
+        log += d;
+        if (log.includes("Server is ready")) resolveReady();
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      child.once("exit", (code) => reject(new Error(`nats-server exited (${code}):\n${log}`)));
+    });
+    return nats;
+  };
+  nats.stop = async () => { if (nats.child) await stopChild(nats.child); };
+  nats.restart = async () => { await nats.stop(); return nats.start(); };
+  nats.cleanup = async () => { await nats.stop(); rmSync(nats.dir, { recursive: true, force: true }); };
+  await nats.start();
+  return nats;
+}
+
+/** Publishes `body` on `subject` as the publisher user, over plain NATS TCP. */
+export async function natsPublish(nats, subject, body) {
+  const { connect } = await import("node:net");
+  const sock = connect(nats.port, "127.0.0.1");
+  await once(sock, "connect");
+  const { user, pass } = nats.users.publisher;
+  const payload = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+  let answer = "";
+  sock.on("data", (d) => { answer += d; });
+  sock.write(`CONNECT {"verbose":false,"user":${JSON.stringify(user)},"pass":${JSON.stringify(pass)}}\r\n`);
+  sock.write(`PUB ${subject} ${payload.length}\r\n`);
+  sock.write(Buffer.concat([payload, Buffer.from("\r\nPING\r\n")]));
+  const deadline = Date.now() + 5000;
+  while (!answer.includes("PONG") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  sock.destroy();
+  if (answer.includes("-ERR")) throw new Error(`nats publish refused: ${answer}`);
+  if (!answer.includes("PONG")) throw new Error("nats publish: no answer from the server");
+}
+
+export const CHROMIUM_ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+];
+
+export function chromiumPath() {
+  for (const p of [process.env.CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser"]) {
+    if (p && existsSync(p)) return p;
+  }
+  throw new Error("Chromium is not installed: run 'apt-get install chromium chromium-driver' (npm test's set-up does, as root)");
+}
+
+/** Headless Chromium through playwright-core (which never downloads a browser). */
+export async function launchBrowser() {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Polls `check` until it returns a truthy value or `ms` pass. */
+export async function waitFor(check, ms = 10000, what = "condition") {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last})`);
+}
