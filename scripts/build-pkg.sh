@@ -15,7 +15,14 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 echo "build-pkg: wasm-pack build --release --target web (wasm-opt $(wasm-opt --version | head -1))"
 wasm-pack --quiet build --release --target web --out-dir pkg --no-pack
 cp src/index.js src/index.d.ts pkg/
+# The JS is shipped minified (its documentation lives in the .d.ts files,
+# which keep every comment): what a page downloads is what the size budget
+# measures.
+for js in pkg/worker_registry.js pkg/snippets/*/src/host.js pkg/index.js; do
+  esbuild "$js" --minify --format=esm --log-level=warning --outfile="$js" --allow-overwrite
+done
 # wasm-pack leaves a .gitignore of '*' (which npm pack would honour) and
 # package files of its own; the root package.json is the package.
 rm -f pkg/.gitignore pkg/package.json pkg/README.md pkg/LICENSE*
-echo "build-pkg: pkg/ ready ($(wc -c < pkg/worker_registry_bg.wasm) bytes of wasm)"
+gz() { gzip -9c "$@" | wc -c; }
+echo "build-pkg: pkg/ ready: wasm $(wc -c < pkg/worker_registry_bg.wasm) bytes ($(gz pkg/worker_registry_bg.wasm) gzipped), JS glue $(gz pkg/worker_registry.js) gzipped, host and entry $(cat pkg/snippets/*/src/host.js pkg/index.js | gz) gzipped"

@@ -325,14 +325,14 @@ impl WorkerRegistry {
             nums.as_ptr() as u32,
             nums.len() as u32,
         );
-        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
+        let inner = Rc::new(Inner {
             host,
             core: RefCell::new(core),
             frame: RefCell::new(frame),
             nums: RefCell::new(nums),
             pushed: RefCell::new(vec![0; n]),
             status_timer: RefCell::new(None),
-            conn: RefCell::new(Connection::new(weak.clone())),
+            conn: RefCell::new(Connection::new()),
         });
         Ok(WorkerRegistry { inner })
     }
@@ -539,6 +539,13 @@ pub(crate) fn write_nums(inner: &Inner, values: &[f64]) {
 
 /// The option names a plain options object may carry.
 fn check_keys(options: &JsValue, known: &[&str], what: &str) -> Result<(), JsValue> {
+    let mut list = String::new();
+    for (i, k) in known.iter().enumerate() {
+        if i > 0 {
+            list.push_str(", ");
+        }
+        list.push_str(k);
+    }
     for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
         let k = key.as_string().unwrap_or_default();
         if !known.contains(&k.as_str()) {
@@ -547,7 +554,7 @@ fn check_keys(options: &JsValue, known: &[&str], what: &str) -> Result<(), JsVal
             m.push_str(" option \"");
             m.push_str(&k);
             m.push_str("\"; the options are ");
-            m.push_str(&known.join(", "));
+            m.push_str(&list);
             return Err(option_error(
                 false,
                 &m,
@@ -619,7 +626,7 @@ fn parse_options(options: Option<&JsValue>) -> Result<(Config, JsValue), JsValue
         for (i, v) in list.iter().enumerate() {
             let Some(s) = v.as_string() else {
                 let mut m = String::from("knownWorkers[");
-                m.push_str(&i.to_string());
+                crate::json::push_u64(&mut m, i as u64);
                 m.push_str("] must be a string");
                 return Err(option_error(false, &m, &v));
             };

@@ -6,7 +6,7 @@
 //! that belongs to an older generation is ignored, so nothing from a
 //! connection that was replaced or stopped can act later.
 
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -33,7 +33,6 @@ pub(crate) struct Settings {
 
 /// A registry's connection.
 pub(crate) struct Connection {
-    owner: Weak<Inner>,
     link: Link,
     url: Option<String>,
     settings: Settings,
@@ -54,9 +53,8 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(owner: Weak<Inner>) -> Connection {
+    pub(crate) fn new() -> Connection {
         Connection {
-            owner,
             link: Link::default(),
             url: None,
             settings: Settings::default(),
@@ -83,13 +81,16 @@ impl Connection {
         self.socket.take()
     }
 
-    fn token_function(&mut self) -> Function {
-        let owner = self.owner.clone();
+    fn token_function(&mut self, inner: &Rc<Inner>) -> Function {
+        let owner = Rc::downgrade(inner);
         self.token_callback
             .get_or_insert_with(|| {
-                Callback::new(move |generation, token, error| {
+                // The host answers with [generation, token, error].
+                Callback::new(move |answer: JsValue| {
+                    let answer: js_sys::Array = answer.unchecked_into();
+                    let generation = answer.get(0).as_f64().unwrap_or(-1.0) as u32;
                     if let Some(inner) = owner.upgrade() {
-                        on_token(&inner, generation, token, error);
+                        on_token(&inner, generation, answer.get(1), answer.get(2));
                     }
                 })
             })
@@ -224,7 +225,7 @@ fn connect(inner: &Rc<Inner>) {
         c.retry = None;
         c.link.connecting();
         let provider = c.settings.token_provider.clone();
-        let done = provider.as_ref().map(|_| c.token_function());
+        let done = provider.as_ref().map(|_| c.token_function(inner));
         (c.generation, provider, c.settings.token.clone(), done)
     };
     inner.host.emit(CHANGE_CONNECTION);
@@ -481,15 +482,15 @@ fn on_nats_frame(inner: &Rc<Inner>, generation: u32, data: &JsValue) {
 /// "unauthorized (...)" like the gateway's 4401, and is kept over the close
 /// that follows it.
 fn nats_error(message: &[u8]) -> (String, bool) {
-    let text = String::from_utf8_lossy(message);
-    let lower = text.to_ascii_lowercase();
-    let auth = lower.contains("authorization") || lower.contains("authentication");
+    use crate::json::contains_ignore_case;
+    let auth = contains_ignore_case(message, b"authorization")
+        || contains_ignore_case(message, b"authentication");
     let mut e = String::from(if auth {
         "unauthorized (nats: "
     } else {
         "nats: "
     });
-    e.push_str(&text);
+    e.push_str(&crate::json::text(message));
     if auth {
         e.push(')');
     }
@@ -554,7 +555,7 @@ fn arm_deadline(inner: &Rc<Inner>, generation: u32, received_at_ping: u64, what:
                 Deadline::Greeting => "no answer from the server within ",
                 Deadline::Ping => "no answer to a keepalive ping within ",
             });
-            m.push_str(&(timeout.round() as u64).to_string());
+            crate::json::push_u64(&mut m, timeout.round() as u64);
             m.push_str(" ms");
             fail(&inner, generation, m);
         }

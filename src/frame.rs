@@ -107,7 +107,7 @@ pub fn scan(bytes: &[u8], scratch: &mut Scratch) -> Result<Envelope, Reason> {
     let mut env = Envelope::default();
     let text = &mut scratch.text;
     let start = s.pos;
-    s.members(0, |sc, key, value| {
+    s.members(0, &mut |sc, key, value| {
         let k = &sc.bytes[key.start..key.end];
         let slot = match key_name(k, key.escaped, text) {
             Some(b"op") => &mut env.op,
@@ -203,7 +203,7 @@ pub fn control_error(bytes: &[u8]) -> Option<String> {
     let mut s = Scanner::new(bytes);
     let (mut is_error, mut message) = (false, None);
     let mut buf = Vec::new();
-    s.members(0, |sc, key, value| {
+    s.members(0, &mut |sc, key, value| {
         let k = &sc.bytes[key.start..key.end];
         if value.kind != Kind::String {
             return;
@@ -212,7 +212,7 @@ pub fn control_error(bytes: &[u8]) -> Option<String> {
         if k == b"op" {
             is_error = buf == b"error";
         } else if k == b"message" {
-            message = Some(String::from_utf8_lossy(&buf).into_owned());
+            message = Some(json::text(&buf));
         }
     })
     .ok()?;
@@ -308,7 +308,7 @@ fn payload_fields(
     let mut s = Scanner::new(&bytes[..sp.end]);
     s.pos = sp.start;
     // The payload was validated by `scan`; this second walk only collects.
-    let walked = s.members(1, |sc, key, value| {
+    let walked = s.members(1, &mut |sc, key, value| {
         let raw = &sc.bytes[key.start..key.end];
         let from = arena.len() as u32;
         if key.escaped {
@@ -356,17 +356,37 @@ fn parse_ts(bytes: &[u8], v: Span) -> Option<f64> {
 
 /// Whether two of the keys are equal. Payloads usually have a handful of
 /// keys, where comparing all pairs is fastest; many keys are sorted first so
-/// a hostile payload of thousands of keys stays linearithmic.
+/// a hostile payload of thousands of keys stays fast. A shell sort, because
+/// the standard library's sort is several kilobytes of wasm.
 fn has_duplicate(arena: &[u8], keys: &mut [(u32, u32)]) -> bool {
-    let key = |k: &(u32, u32)| &arena[k.0 as usize..k.1 as usize];
+    let key = |k: (u32, u32)| &arena[k.0 as usize..k.1 as usize];
     if keys.len() <= 16 {
         return keys
             .iter()
             .enumerate()
-            .any(|(i, a)| keys[i + 1..].iter().any(|b| key(a) == key(b)));
+            .any(|(i, &a)| keys[i + 1..].iter().any(|&b| key(a) == key(b)));
     }
-    keys.sort_unstable_by(|a, b| key(a).cmp(key(b)));
-    keys.windows(2).any(|w| key(&w[0]) == key(&w[1]))
+    // Ciura's gaps, extended by x2.25.
+    let mut gap = 1;
+    while gap * 9 / 4 < keys.len() {
+        gap = gap * 9 / 4 + 1;
+    }
+    loop {
+        for i in gap..keys.len() {
+            let k = keys[i];
+            let mut j = i;
+            while j >= gap && key(keys[j - gap]) > key(k) {
+                keys[j] = keys[j - gap];
+                j -= gap;
+            }
+            keys[j] = k;
+        }
+        if gap == 1 {
+            break;
+        }
+        gap = (gap * 4 / 9).max(1);
+    }
+    keys.windows(2).any(|w| key(w[0]) == key(w[1]))
 }
 
 /// Writes the kept payload members as one JSON object: the row's `extra`.

@@ -199,14 +199,14 @@ export class Host {
   }
 
   // Asks a tokenProvider for a token, and hands the answer (or the error)
-  // to Rust with the attempt's generation. Promise.resolve().then(...) makes
+  // to Rust as [generation, token, error]. Promise.resolve().then(...) makes
   // a provider that throws synchronously and one that rejects look alike.
   fetchToken(provider, generation, done) {
     Promise.resolve()
       .then(() => provider())
       .then(
-        (token) => { if (!this.dead) done(generation, token, undefined); },
-        (error) => { if (!this.dead) done(generation, undefined, error === undefined ? null : error); },
+        (token) => { if (!this.dead) done([generation, token, undefined]); },
+        (error) => { if (!this.dead) done([generation, undefined, error === undefined ? null : error]); },
       );
   }
 

@@ -325,7 +325,7 @@ impl<'a> Scanner<'a> {
     pub fn members(
         &mut self,
         depth: u32,
-        mut f: impl FnMut(&Self, StrSpan, Span),
+        f: &mut dyn FnMut(&Self, StrSpan, Span),
     ) -> Result<(), Invalid> {
         self.skip_ws();
         if self.peek() != Some(b'{') || depth + 1 > MAX_DEPTH {
@@ -482,14 +482,175 @@ pub fn quote(s: &str, out: &mut String) {
 
 /// Parses a JSON number token (already validated) or a numeric string's
 /// content as `f64`. Returns `None` for anything that is not a finite
-/// decimal number: `"abc"`, `"NaN"`, `"Infinity"`, `1e999`.
+/// decimal number: `"abc"`, `"NaN"`, `"Infinity"`, `1e999`. A numeric
+/// *string* may be written loosely ("+5", ".5", "5.", surrounding spaces),
+/// as the original's float() allowed.
 pub fn finite_f64(text: &[u8]) -> Option<f64> {
-    let s = core::str::from_utf8(text).ok()?.trim();
-    // Rust's parser also takes "inf", "nan" and "infinity": the finiteness
-    // check refuses them. A numeric *string* may be written loosely ("+5",
-    // ".5", surrounding spaces), as the original's float() allowed.
-    let v: f64 = s.parse().ok()?;
+    let t = text.trim_ascii();
+    let d = Decimal::parse(t)?;
+    let v = match d.exact() {
+        Some(v) => v,
+        None => slow_f64(core::str::from_utf8(t).ok()?)?,
+    };
     v.is_finite().then_some(v)
+}
+
+/// A decimal number split into sign, significant digits and exponent.
+struct Decimal {
+    negative: bool,
+    /// The first 19 significant digits.
+    mantissa: u64,
+    /// Significant digits beyond the 19 kept in `mantissa`.
+    dropped: bool,
+    /// The value is `mantissa * 10^exponent`.
+    exponent: i64,
+}
+
+impl Decimal {
+    /// `[+-]? (digits [. digits*]? | . digits) ([eE] [+-]? digits)?`, the
+    /// grammar of both JSON numbers and the loose numeric strings.
+    fn parse(t: &[u8]) -> Option<Decimal> {
+        let mut i = 0;
+        let negative = t.first() == Some(&b'-');
+        if matches!(t.first(), Some(b'-' | b'+')) {
+            i = 1;
+        }
+        let (mut mantissa, mut digits, mut dropped, mut exponent) = (0u64, 0u32, false, 0i64);
+        let mut seen = 0;
+        let mut add = |d: u8, frac: bool, exponent: &mut i64| {
+            if mantissa == 0 && d == 0 {
+                // Leading zeros are not significant.
+                if frac {
+                    *exponent -= 1;
+                }
+            } else if digits < 19 {
+                mantissa = mantissa * 10 + d as u64;
+                digits += 1;
+                if frac {
+                    *exponent -= 1;
+                }
+            } else {
+                dropped |= d != 0;
+                if !frac {
+                    *exponent += 1;
+                }
+            }
+        };
+        while let Some(&c @ b'0'..=b'9') = t.get(i) {
+            add(c - b'0', false, &mut exponent);
+            seen += 1;
+            i += 1;
+        }
+        if t.get(i) == Some(&b'.') {
+            i += 1;
+            while let Some(&c @ b'0'..=b'9') = t.get(i) {
+                add(c - b'0', true, &mut exponent);
+                seen += 1;
+                i += 1;
+            }
+        }
+        if seen == 0 {
+            return None;
+        }
+        if let Some(b'e' | b'E') = t.get(i) {
+            i += 1;
+            let neg = t.get(i) == Some(&b'-');
+            if matches!(t.get(i), Some(b'-' | b'+')) {
+                i += 1;
+            }
+            let (mut e, mut n) = (0i64, 0);
+            while let Some(&c @ b'0'..=b'9') = t.get(i) {
+                e = (e * 10 + (c - b'0') as i64).min(1 << 40);
+                n += 1;
+                i += 1;
+            }
+            if n == 0 {
+                return None;
+            }
+            exponent += if neg { -e } else { e };
+        }
+        (i == t.len()).then_some(Decimal {
+            negative,
+            mantissa,
+            dropped,
+            exponent,
+        })
+    }
+
+    /// The value when one IEEE operation gives it exactly rounded: the
+    /// mantissa and the power of ten are both exact in an f64 (Clinger's
+    /// fast path). Heartbeat timestamps such as 1764190000.5 always are.
+    fn exact(&self) -> Option<f64> {
+        const POW10: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        let m = if self.mantissa == 0 {
+            0.0
+        } else if self.dropped || self.mantissa > 1 << 53 || self.exponent.unsigned_abs() > 22 {
+            return None;
+        } else {
+            let m = self.mantissa as f64;
+            let p = POW10[self.exponent.unsigned_abs() as usize];
+            if self.exponent < 0 {
+                m / p
+            } else {
+                m * p
+            }
+        };
+        Some(if self.negative { -m } else { m })
+    }
+}
+
+/// The rare number the fast path cannot round exactly. In the browser the
+/// engine's own correctly rounded parser does it (the text already passed
+/// the grammar above, so `Number()` reads it the same way); this keeps
+/// Rust's float-parsing tables, about 16 KB, out of the wasm.
+#[cfg(target_arch = "wasm32")]
+fn slow_f64(s: &str) -> Option<f64> {
+    #[wasm_bindgen::prelude::wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_name = Number)]
+        fn js_number(s: &str) -> f64;
+    }
+    Some(js_number(s))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn slow_f64(s: &str) -> Option<f64> {
+    s.parse().ok()
+}
+
+/// Appends the decimal digits of `n` (no formatting machinery in the wasm).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// Text from the wire for a message: UTF-8 as it is, or a placeholder.
+pub fn text(bytes: &[u8]) -> String {
+    match core::str::from_utf8(bytes) {
+        Ok(s) => s.into(),
+        Err(_) => "(not UTF-8)".into(),
+    }
+}
+
+/// Whether `haystack` contains `needle`, ignoring ASCII case.
+pub fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -596,7 +757,7 @@ mod tests {
         let mut s = Scanner::new(src);
         let mut seen = Vec::new();
         let mut scratch = Vec::new();
-        s.members(0, |sc, k, v| {
+        s.members(0, &mut |sc, k, v| {
             unescape(&sc.bytes[k.start..k.end], &mut scratch);
             seen.push((
                 String::from_utf8(scratch.clone()).unwrap(),
@@ -638,6 +799,58 @@ mod tests {
             serde_json::from_str::<String>(&out).unwrap(),
             "a\"b\\c\nd\u{1}é"
         );
+    }
+
+    #[test]
+    fn small_helpers() {
+        let mut s = String::new();
+        for n in [0, 7, 10, 4408, u64::MAX] {
+            s.clear();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        assert_eq!(text(b"ok \xff"), "(not UTF-8)");
+        assert!(contains_ignore_case(
+            b"-ERR 'Authorization Violation'",
+            b"authorization"
+        ));
+        assert!(!contains_ignore_case(b"short", b"much longer needle"));
+    }
+
+    #[test]
+    fn the_fast_path_rounds_exactly_like_the_standard_parser() {
+        for t in [
+            "0",
+            "-0",
+            "1",
+            "1764190000.5",
+            "1764190000.123456",
+            "0.1",
+            "0.3",
+            "123456789012345678",
+            "9007199254740993",
+            "1e22",
+            "1e23",
+            "1.5e-7",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "0.000000000000000000000000001",
+            "12345678901234567890123",
+            "+5",
+            ".5",
+            "5.",
+            "00012.50",
+        ] {
+            let ours = finite_f64(t.as_bytes()).unwrap();
+            let std: f64 = t.parse().unwrap();
+            assert_eq!(ours.to_bits(), std.to_bits(), "{t}");
+        }
+        for bad in [
+            "", ".", "-", "+", "e5", "1e", "1e+", "--1", "1.2.3", "0x10", "1_0", "inf", "NaN",
+            "1 2",
+        ] {
+            assert_eq!(finite_f64(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -17,3 +17,8 @@ mod socket;
 
 #[cfg(target_arch = "wasm32")]
 pub use api::{debug_counts, WorkerRegistry};
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };

@@ -168,7 +168,7 @@ pub fn close_error(code: u16, reason: &str, was_open: bool) -> String {
     let mut m = String::from(what);
     if !matches!(code, 4408 | 1009 | 1006) {
         m.push_str(" (");
-        m.push_str(&code.to_string());
+        json::push_u64(&mut m, code as u64);
         m.push(')');
     }
     if !reason.is_empty() {

@@ -50,9 +50,9 @@ impl ParseError {
             }
             ParseError::PayloadTooLarge { size, limit } => {
                 let mut m = String::from("nats protocol error: a message of ");
-                m.push_str(&size.to_string());
+                json::push_u64(&mut m, *size as u64);
                 m.push_str(" bytes exceeds the limit of ");
-                m.push_str(&limit.to_string());
+                json::push_u64(&mut m, *limit as u64);
                 m
             }
             ParseError::BadLine(why) => {
@@ -287,7 +287,7 @@ fn parse_msg<'a>(
 pub fn info_max_payload(info: &[u8]) -> Option<usize> {
     let mut s = Scanner::new(info);
     let mut found = None;
-    s.members(0, |sc, key, value| {
+    s.members(0, &mut |sc, key, value| {
         if !key.escaped
             && &sc.bytes[key.start..key.end] == b"max_payload"
             && value.kind == Kind::Number

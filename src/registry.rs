@@ -78,7 +78,7 @@ impl ConfigError {
             ConfigError::DuplicateName { index, .. } => (*index, "repeats an earlier name"),
         };
         let mut m = String::from("knownWorkers[");
-        m.push_str(&index.to_string());
+        crate::json::push_u64(&mut m, index as u64);
         m.push_str("] ");
         m.push_str(rule);
         m

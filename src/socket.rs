@@ -41,12 +41,12 @@ pub enum SocketEvent {
     },
 }
 
-/// A WebSocket and the closures that listen to it.
+/// A WebSocket and the closure that listens to it.
 pub struct Socket {
     ws: WebSocket,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// One closure for `open`, `message` and `close`: each distinct closure
+    /// type costs the wasm its own shims, so all events share this one.
+    _listener: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Socket {
@@ -57,29 +57,28 @@ impl Socket {
         // Binary frames as ArrayBuffer: copied straight into wasm memory,
         // where a Blob would need an asynchronous read.
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let s = sink.clone();
-        let on_open = Closure::<dyn FnMut()>::new(move || s(SocketEvent::Open));
-        let s = sink.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            s(SocketEvent::Message(e.data()))
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            if let Some(m) = e.dyn_ref::<MessageEvent>() {
+                sink(SocketEvent::Message(m.data()));
+            } else if let Some(c) = e.dyn_ref::<CloseEvent>() {
+                sink(SocketEvent::Close {
+                    code: c.code(),
+                    reason: c.reason(),
+                });
+            } else {
+                sink(SocketEvent::Open);
+            }
         });
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            sink(SocketEvent::Close {
-                code: e.code(),
-                reason: e.reason(),
-            })
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let f: &js_sys::Function = listener.as_ref().unchecked_ref();
+        ws.set_onopen(Some(f));
+        ws.set_onmessage(Some(f));
         // An `error` event is always followed by `close`, which carries the
         // code; listening to `close` alone sees every failure once.
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(f));
         bump(&LIVE_SOCKETS, true);
         Ok(Socket {
             ws,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
+            _listener: listener,
         })
     }
 
@@ -143,15 +142,14 @@ impl Drop for Timer {
     }
 }
 
-/// A JS function that calls back into Rust with `(generation, value,
-/// error)`, owned here and released when dropped (the token provider's
-/// answer arrives through one).
+/// A JS function that calls back into Rust with one value, owned here and
+/// released when dropped (the token provider's answer arrives through one).
 pub struct Callback {
-    closure: Closure<dyn FnMut(u32, JsValue, JsValue)>,
+    closure: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Callback {
-    pub fn new(f: impl FnMut(u32, JsValue, JsValue) + 'static) -> Callback {
+    pub fn new(f: impl FnMut(JsValue) + 'static) -> Callback {
         Callback {
             closure: Closure::new(f),
         }
