@@ -16,7 +16,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: u64) -> u64 {
@@ -37,7 +40,10 @@ fn scenario(seed: u64) -> Vec<Value> {
             0 => "system.intruder.health".to_string(),
             1 => "attacker.observed".to_string(),
             2 => "system.api.metrics".to_string(),
-            _ => format!("system.{}.health", DEFAULT_KNOWN_WORKERS[rng.below(10) as usize]),
+            _ => format!(
+                "system.{}.health",
+                DEFAULT_KNOWN_WORKERS[rng.below(10) as usize]
+            ),
         };
         let worker = topic.split('.').nth(1).unwrap_or("x").to_string();
         let mut payload = json!({"worker": worker, "ts": at});
@@ -45,7 +51,8 @@ fn scenario(seed: u64) -> Vec<Value> {
             payload["pid"] = json!(rng.below(40_000));
         }
         if rng.below(3) == 0 {
-            payload["realism"] = json!({"llm_enabled": rng.below(2) == 0, "llm_breaker_state": "closed"});
+            payload["realism"] =
+                json!({"llm_enabled": rng.below(2) == 0, "llm_breaker_state": "closed"});
         }
         if rng.below(4) == 0 {
             payload["queue_depth"] = json!(rng.below(100) as f64 / 4.0);
@@ -62,20 +69,31 @@ fn scenario(seed: u64) -> Vec<Value> {
 
 fn original(steps: &[Value]) -> Option<Vec<Value>> {
     let mut child = match Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/parity/oracle.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/parity/oracle.py"
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
     {
         Ok(c) => c,
         Err(e) => {
-            assert!(std::env::var_os("WR_REQUIRE_PYTHON").is_none(), "python3 is required: {e}");
+            assert!(
+                std::env::var_os("WR_REQUIRE_PYTHON").is_none(),
+                "python3 is required: {e}"
+            );
             eprintln!("SKIP parity: python3 not found ({e})");
             return None;
         }
     };
     let input = json!({ "steps": steps }).to_string();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "the oracle failed");
     serde_json::from_slice(&out.stdout).expect("oracle output is JSON")
@@ -126,13 +144,26 @@ fn live_beats_give_the_originals_rows() {
     let mut compared = 0;
     for seed in 1..=40u64 {
         let steps = scenario(seed);
-        let Some(theirs) = original(&steps) else { return };
+        let Some(theirs) = original(&steps) else {
+            return;
+        };
         let mine = ours(&steps);
         assert_eq!(theirs.len(), mine.len());
         for (snap, (a, b)) in theirs.iter().zip(&mine).enumerate() {
             for (ra, rb) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()) {
-                for key in ["name", "status", "last_heartbeat_ts", "seconds_since", "extra"] {
-                    assert!(close(&ra[key], &rb[key]), "seed {seed}, snapshot {snap}, {key}: original {} vs ours {}", ra, rb);
+                for key in [
+                    "name",
+                    "status",
+                    "last_heartbeat_ts",
+                    "seconds_since",
+                    "extra",
+                ] {
+                    assert!(
+                        close(&ra[key], &rb[key]),
+                        "seed {seed}, snapshot {snap}, {key}: original {} vs ours {}",
+                        ra,
+                        rb
+                    );
                 }
                 compared += 1;
             }
