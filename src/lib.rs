@@ -3,7 +3,7 @@
 //! It keeps the freshest heartbeat of every allowlisted worker, fed by a bus
 //! WebSocket (the JSON gateway protocol, or NATS straight to `nats-server`),
 //! and hands a Workers panel `snapshot()` rows that are `ok`, `stale` or
-//! `unknown`. The contract is in the README; the JS API in [`api`].
+//! `unknown`. The contract is in the README; the JS API is `WorkerRegistry`.
 //!
 //! # Layout
 //!
