@@ -3,7 +3,7 @@
 //! [`Reason`]. Pure: bytes in, a verdict out, no clock and no allocation once
 //! the scratch buffers have grown.
 
-use crate::json::{self, Kind, Scanner, Span};
+use crate::json::{self, Halt, Kind, Scanner, Span, StrSpan};
 use crate::topic;
 
 /// Why a frame was refused. The order is the order the rules are checked in.
@@ -78,6 +78,10 @@ pub struct Envelope {
     age: Slot,
     /// The whole frame's span, used as the payload of a bare NATS message.
     whole: Option<Span>,
+    /// The topic was read, and is not a health topic: the scan stopped there.
+    ignored: bool,
+    /// The payload's members were collected into the scratch while scanning.
+    collected: bool,
 }
 
 /// Scratch space reused from frame to frame, so decoding does not allocate.
@@ -91,11 +95,37 @@ pub struct Scratch {
     /// Payload members to keep in `extra`: from a key's opening quote to the
     /// end of its value.
     keep: Vec<(u32, u32)>,
+    /// The payload's `ts` value (the last one, if repeated).
+    ts: Option<Span>,
+}
+
+impl Scratch {
+    fn clear_payload(&mut self) {
+        self.arena.clear();
+        self.keys.clear();
+        self.keep.clear();
+        self.ts = None;
+    }
+}
+
+/// How to read a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A bus envelope: `{"topic": ..., "payload": {...}}`.
+    Envelope,
+    /// A bare payload object (a NATS body without envelope, `record()`).
+    Bare,
 }
 
 /// Rules 2 and 3: the frame is JSON, and a JSON object. Also finds the keys
-/// the later rules read.
-pub fn scan(bytes: &[u8], scratch: &mut Scratch) -> Result<Envelope, Reason> {
+/// the later rules read, and collects the payload's members in the same pass.
+///
+/// The topic decides first: once a top-level `topic` has been read and is not
+/// a health topic, nothing after it is read and the frame is ignored (a frame
+/// on another topic is not the registry's to judge; most of the bus's traffic
+/// is such frames). Keys before the topic still count: an `op` makes it a
+/// control frame, a `v` other than 1 is refused.
+pub fn scan(bytes: &[u8], scratch: &mut Scratch, shape: Shape) -> Result<Envelope, Reason> {
     let mut s = Scanner::new(bytes);
     s.skip_ws();
     if s.bytes.get(s.pos) != Some(&b'{') {
@@ -104,25 +134,25 @@ pub fn scan(bytes: &[u8], scratch: &mut Scratch) -> Result<Envelope, Reason> {
             Err(_) => Err(Reason::NotJson),
         };
     }
+    scratch.clear_payload();
     let mut env = Envelope::default();
-    let text = &mut scratch.text;
     let start = s.pos;
-    s.members(0, &mut |sc, key, value| {
-        let k = &sc.bytes[key.start..key.end];
-        let slot = match key_name(k, key.escaped, text) {
-            Some(b"op") => &mut env.op,
-            Some(b"v") => &mut env.v,
-            Some(b"topic") => &mut env.topic,
-            Some(b"payload") => &mut env.payload,
-            Some(b"retained") => &mut env.retained,
-            Some(b"age") => &mut env.age,
-            _ => return,
-        };
-        let escaped =
-            value.kind == Kind::String && sc.bytes[value.start..value.end].contains(&b'\\');
-        slot.set(value, escaped);
-    })
-    .map_err(|_| Reason::NotJson)?;
+    let walked = if shape == Shape::Bare {
+        env.collected = true;
+        s.walk_object(0, &mut |sc, key| collect_member(sc, key, 1, scratch))
+    } else {
+        s.walk_object(0, &mut |sc, key| {
+            envelope_member(sc, key, &mut env, scratch)
+        })
+    };
+    match walked {
+        Ok(()) => {}
+        Err(Halt::Stop) => {
+            env.ignored = true;
+            return Ok(env);
+        }
+        Err(Halt::Invalid) => return Err(Reason::NotJson),
+    }
     if !s.at_end() {
         return Err(Reason::NotJson);
     }
@@ -132,6 +162,120 @@ pub fn scan(bytes: &[u8], scratch: &mut Scratch) -> Result<Envelope, Reason> {
         end: s.pos,
     });
     Ok(env)
+}
+
+/// The top-level keys the rules read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Op,
+    V,
+    Topic,
+    Payload,
+    Retained,
+    Age,
+}
+
+impl Envelope {
+    fn slot(&mut self, key: Key) -> &mut Slot {
+        match key {
+            Key::Op => &mut self.op,
+            Key::V => &mut self.v,
+            Key::Topic => &mut self.topic,
+            Key::Payload => &mut self.payload,
+            Key::Retained => &mut self.retained,
+            Key::Age => &mut self.age,
+        }
+    }
+}
+
+/// One top-level member of an envelope.
+fn envelope_member(
+    sc: &mut Scanner<'_>,
+    key: StrSpan,
+    env: &mut Envelope,
+    scratch: &mut Scratch,
+) -> Result<(), Halt> {
+    let raw = &sc.bytes[key.start..key.end];
+    let key = match key_name(raw, key.escaped, &mut scratch.text) {
+        Some(b"op") => Key::Op,
+        Some(b"v") => Key::V,
+        Some(b"topic") => Key::Topic,
+        Some(b"payload") => Key::Payload,
+        Some(b"retained") => Key::Retained,
+        Some(b"age") => Key::Age,
+        _ => {
+            sc.value(1)?;
+            return Ok(());
+        }
+    };
+    let value =
+        if key == Key::Payload && env.payload.count == 0 && sc.bytes.get(sc.pos) == Some(&b'{') {
+            // Collect the payload while validating it: one pass over the frame.
+            let start = sc.pos;
+            sc.walk_object(1, &mut |sc, key| collect_member(sc, key, 2, scratch))?;
+            env.collected = true;
+            Span {
+                kind: Kind::Object,
+                start,
+                end: sc.pos,
+            }
+        } else {
+            sc.value(1)?
+        };
+    let escaped = value.kind == Kind::String && sc.bytes[value.start..value.end].contains(&b'\\');
+    env.slot(key).set(value, escaped);
+    let first_topic = key == Key::Topic && env.topic.count == 1;
+    if first_topic && env.op.count == 0 && check_version(sc.bytes, env).is_ok() {
+        if let Some(topic) = topic_text(sc.bytes, env, &mut scratch.text) {
+            if topic::health_worker(topic).is_none() {
+                return Err(Halt::Stop);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One member of a payload: validated, its key kept for the duplicate check,
+/// `ts` noted, and everything but `worker` and `ts` kept as `extra`.
+fn collect_member(
+    sc: &mut Scanner<'_>,
+    key: StrSpan,
+    depth: u32,
+    scratch: &mut Scratch,
+) -> Result<(), Halt> {
+    let from = scratch.arena.len() as u32;
+    let raw = &sc.bytes[key.start..key.end];
+    if key.escaped {
+        json::unescape(raw, &mut scratch.text);
+        scratch.arena.extend_from_slice(&scratch.text);
+    } else {
+        scratch.arena.extend_from_slice(raw);
+    }
+    scratch.keys.push((from, scratch.arena.len() as u32));
+    let value = sc.value(depth)?;
+    match &scratch.arena[from as usize..] {
+        b"ts" => scratch.ts = Some(value),
+        b"worker" => {}
+        _ => scratch
+            .keep
+            .push(((key.start - 1) as u32, value.end as u32)),
+    }
+    Ok(())
+}
+
+/// The topic's text, unescaped if need be, when it is a single string.
+fn topic_text<'a>(bytes: &'a [u8], env: &Envelope, buf: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    let sp = match (env.topic.count, env.topic.span) {
+        (1, Some(sp)) if sp.kind == Kind::String => sp,
+        _ => return None,
+    };
+    let content = &bytes[sp.start + 1..sp.end - 1];
+    if env.topic.escaped_string {
+        json::unescape(content, buf);
+        Some(buf.as_slice())
+    } else {
+        Some(content)
+    }
 }
 
 /// The key as bytes when it is short enough to be one the rules read.
@@ -161,26 +305,21 @@ pub enum Head<'a> {
 
 /// Rules 4 to 6 for a gateway frame: `v`, `topic`, and the topic's shape.
 pub fn head<'a>(bytes: &'a [u8], env: &Envelope, scratch: &'a mut Scratch) -> Head<'a> {
+    if env.ignored {
+        return Head::Ignored;
+    }
     if env.op.count > 0 {
         return Head::Control;
     }
     if let Err(r) = check_version(bytes, env) {
         return Head::Rejected(r);
     }
-    let topic = match (env.topic.count, env.topic.span) {
-        (1, Some(sp)) if sp.kind == Kind::String => sp,
-        _ => return Head::Rejected(Reason::BadTopic),
-    };
-    let content = &bytes[topic.start + 1..topic.end - 1];
-    let topic_bytes: &'a [u8] = if env.topic.escaped_string {
-        json::unescape(content, &mut scratch.text);
-        &scratch.text
-    } else {
-        content
-    };
-    match topic::health_worker(topic_bytes) {
-        Some(name) => Head::Health(name),
-        None => Head::Ignored,
+    match topic_text(bytes, env, &mut scratch.text) {
+        None => Head::Rejected(Reason::BadTopic),
+        Some(topic) => match topic::health_worker(topic) {
+            Some(name) => Head::Health(name),
+            None => Head::Ignored,
+        },
     }
 }
 
@@ -188,9 +327,12 @@ pub fn head<'a>(bytes: &'a [u8], env: &Envelope, scratch: &'a mut Scratch) -> He
 fn check_version(bytes: &[u8], env: &Envelope) -> Result<(), Reason> {
     match (env.v.count, env.v.span) {
         (0, _) => Ok(()),
+        // `1` as written by every gateway, without parsing; `1.0` or `1e0`
+        // are parsed.
         (1, Some(sp))
             if sp.kind == Kind::Number
-                && json::finite_f64(&bytes[sp.start..sp.end]) == Some(1.0) =>
+                && (&bytes[sp.start..sp.end] == b"1"
+                    || json::finite_f64(&bytes[sp.start..sp.end]) == Some(1.0)) =>
         {
             Ok(())
         }
@@ -235,33 +377,39 @@ pub struct Beat {
 /// Rules 8 to 10 for a gateway frame: `payload`, `payload.ts`, `age`.
 /// On success the payload members to keep as `extra` are in `scratch`.
 pub fn body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
-    let payload = match (env.payload.count, env.payload.span) {
-        (0, _) => None,
-        (1, Some(sp)) if sp.kind == Kind::Null => None,
-        (1, Some(sp)) if sp.kind == Kind::Object => Some(sp),
+    match (env.payload.count, env.payload.span) {
+        (0, _) => scratch.clear_payload(),
+        (1, Some(sp)) if sp.kind == Kind::Null => scratch.clear_payload(),
+        (1, Some(sp)) if sp.kind == Kind::Object && env.collected => {}
         _ => return Err(Reason::BadPayload),
-    };
-    let ts = payload_fields(bytes, payload, scratch)?;
+    }
+    let ts = payload_ts(bytes, scratch)?;
     let age = retained_age(bytes, env)?;
     Ok(Beat { ts, age })
 }
 
-/// Rules 8 and 9 for a NATS message, whose subject already named the worker:
-/// the body is a bus envelope (it has a `payload` member) or a bare
-/// heartbeat payload such as `{"worker":"api","ts":1764190000.5}`.
-pub fn nats_body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
+/// Rules 8 and 9 for a NATS message, whose subject already named the worker,
+/// and for a payload given to `record`: a bare payload object (such as
+/// `{"worker":"api","ts":1764190000.5}`) scanned with [`Shape::Bare`], or for
+/// NATS a bus envelope (it has a `payload` member).
+pub fn bare_body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
+    if !env.collected {
+        return Err(Reason::BadPayload);
+    }
     if env.payload.count > 0 {
         check_version(bytes, env)?;
         return body(bytes, env, scratch);
     }
-    bare_body(bytes, env, scratch)
+    Ok(Beat {
+        ts: payload_ts(bytes, scratch)?,
+        age: 0.0,
+    })
 }
 
-/// Rules 8 and 9 for a bare payload object (a NATS body without an
-/// envelope, or a payload given to `record`).
-pub fn bare_body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
-    let ts = payload_fields(bytes, env.whole, scratch)?;
-    Ok(Beat { ts, age: 0.0 })
+/// Whether a NATS body scanned as an envelope turned out to be bare (it has
+/// no `payload`), so it must be read again as a payload.
+pub fn is_bare(env: &Envelope) -> bool {
+    env.payload.count == 0
 }
 
 /// Rule 10: on a frame marked `"retained": true`, `age` is a finite number
@@ -284,53 +432,13 @@ fn retained_age(bytes: &[u8], env: &Envelope) -> Result<f64, Reason> {
     }
 }
 
-/// Walks the payload's members: refuses duplicate keys (`bad_payload`),
-/// reads `ts` (`bad_ts`), and notes every member but `worker` and `ts` as
-/// the row's `extra`.
-fn payload_fields(
-    bytes: &[u8],
-    payload: Option<Span>,
-    scratch: &mut Scratch,
-) -> Result<Option<f64>, Reason> {
-    scratch.keys.clear();
-    scratch.arena.clear();
-    scratch.keep.clear();
-    let Some(sp) = payload else {
-        return Ok(None);
-    };
-    let mut ts: Option<Span> = None;
-    let Scratch {
-        text,
-        arena,
-        keys,
-        keep,
-    } = scratch;
-    let mut s = Scanner::new(&bytes[..sp.end]);
-    s.pos = sp.start;
-    // The payload was validated by `scan`; this second walk only collects.
-    let walked = s.members(1, &mut |sc, key, value| {
-        let raw = &sc.bytes[key.start..key.end];
-        let from = arena.len() as u32;
-        if key.escaped {
-            json::unescape(raw, text);
-            arena.extend_from_slice(text);
-        } else {
-            arena.extend_from_slice(raw);
-        }
-        keys.push((from, arena.len() as u32));
-        match &arena[from as usize..] {
-            b"ts" => ts = Some(value),
-            b"worker" => {}
-            _ => keep.push(((key.start - 1) as u32, value.end as u32)),
-        }
-    });
-    if walked.is_err() {
+/// Rules 8 and 9 on the collected payload: duplicate keys are refused
+/// (`bad_payload`), and `ts` must be a number (`bad_ts`).
+fn payload_ts(bytes: &[u8], scratch: &mut Scratch) -> Result<Option<f64>, Reason> {
+    if has_duplicate(&scratch.arena, &mut scratch.keys) {
         return Err(Reason::BadPayload);
     }
-    if has_duplicate(arena, keys) {
-        return Err(Reason::BadPayload);
-    }
-    match ts {
+    match scratch.ts {
         None => Ok(None),
         Some(v) => parse_ts(bytes, v).map(Some).ok_or(Reason::BadTs),
     }

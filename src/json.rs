@@ -76,12 +76,12 @@ impl<'a> Scanner<'a> {
         Scanner { bytes, pos: 0 }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
@@ -89,7 +89,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes `b` (after white space) or fails.
-    #[inline]
+    #[inline(always)]
     pub fn expect(&mut self, b: u8) -> Result<(), Invalid> {
         self.skip_ws();
         if self.peek() == Some(b) {
@@ -107,6 +107,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans a string token whose opening quote is at `pos`.
+    #[inline(always)]
     pub fn string(&mut self) -> Result<StrSpan, Invalid> {
         if self.peek() != Some(b'"') {
             return Err(Invalid);
@@ -158,6 +159,7 @@ impl<'a> Scanner<'a> {
         })
     }
 
+    #[inline(always)]
     fn digits(&mut self) -> usize {
         let from = self.pos;
         while let Some(b'0'..=b'9') = self.peek() {
@@ -167,6 +169,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans a number by the JSON grammar: `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    #[inline(always)]
     fn number(&mut self) -> Result<(), Invalid> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -196,6 +199,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Result<(), Invalid> {
         if self.bytes[self.pos..].starts_with(word) {
             self.pos += word.len();
@@ -327,9 +331,26 @@ impl<'a> Scanner<'a> {
         depth: u32,
         f: &mut dyn FnMut(&Self, StrSpan, Span),
     ) -> Result<(), Invalid> {
+        self.walk_object(depth, &mut |sc, key| {
+            let value = sc.value(depth + 1)?;
+            f(sc, key, value);
+            Ok(())
+        })
+        .map_err(|_| Invalid)
+    }
+
+    /// Walks the object whose `{` is at `pos`: for each member, `f` gets the
+    /// key and must consume the value itself (with [`Scanner::value`], or by
+    /// walking it), which lets one pass both validate and collect. `f` may
+    /// end the walk early with [`Halt::Stop`].
+    pub fn walk_object(
+        &mut self,
+        depth: u32,
+        f: &mut dyn FnMut(&mut Self, StrSpan) -> Result<(), Halt>,
+    ) -> Result<(), Halt> {
         self.skip_ws();
         if self.peek() != Some(b'{') || depth + 1 > MAX_DEPTH {
-            return Err(Invalid);
+            return Err(Halt::Invalid);
         }
         self.pos += 1;
         self.skip_ws();
@@ -341,8 +362,8 @@ impl<'a> Scanner<'a> {
             self.skip_ws();
             let key = self.string()?;
             self.expect(b':')?;
-            let value = self.value(depth + 1)?;
-            f(self, key, value);
+            self.skip_ws();
+            f(self, key)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -350,9 +371,24 @@ impl<'a> Scanner<'a> {
                     self.pos += 1;
                     return Ok(());
                 }
-                _ => return Err(Invalid),
+                _ => return Err(Halt::Invalid),
             }
         }
+    }
+}
+
+/// Why a walk ended before the end of its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    /// The input is not valid JSON.
+    Invalid,
+    /// The visitor has seen enough.
+    Stop,
+}
+
+impl From<Invalid> for Halt {
+    fn from(_: Invalid) -> Halt {
+        Halt::Invalid
     }
 }
 
@@ -510,46 +546,39 @@ impl Decimal {
     /// `[+-]? (digits [. digits*]? | . digits) ([eE] [+-]? digits)?`, the
     /// grammar of both JSON numbers and the loose numeric strings.
     fn parse(t: &[u8]) -> Option<Decimal> {
-        let mut i = 0;
-        let negative = t.first() == Some(&b'-');
-        if matches!(t.first(), Some(b'-' | b'+')) {
-            i = 1;
-        }
-        let (mut mantissa, mut digits, mut dropped, mut exponent) = (0u64, 0u32, false, 0i64);
-        let mut seen = 0;
-        let mut add = |d: u8, frac: bool, exponent: &mut i64| {
-            if mantissa == 0 && d == 0 {
-                // Leading zeros are not significant.
-                if frac {
-                    *exponent -= 1;
-                }
-            } else if digits < 19 {
-                mantissa = mantissa * 10 + d as u64;
-                digits += 1;
-                if frac {
-                    *exponent -= 1;
-                }
-            } else {
-                dropped |= d != 0;
-                if !frac {
-                    *exponent += 1;
-                }
-            }
+        let mut d = Decimal {
+            negative: t.first() == Some(&b'-'),
+            mantissa: 0,
+            dropped: false,
+            exponent: 0,
         };
-        while let Some(&c @ b'0'..=b'9') = t.get(i) {
-            add(c - b'0', false, &mut exponent);
-            seen += 1;
-            i += 1;
-        }
-        if t.get(i) == Some(&b'.') {
-            i += 1;
-            while let Some(&c @ b'0'..=b'9') = t.get(i) {
-                add(c - b'0', true, &mut exponent);
-                seen += 1;
-                i += 1;
+        let mut i = usize::from(matches!(t.first(), Some(b'-' | b'+')));
+        let mut digits = 0u32;
+        let mut seen = false;
+        let mut fraction = false;
+        loop {
+            match t.get(i) {
+                Some(&c @ b'0'..=b'9') => {
+                    seen = true;
+                    let digit = (c - b'0') as u64;
+                    if d.mantissa == 0 && digit == 0 {
+                        // Leading zeros are not significant.
+                        d.exponent -= i64::from(fraction);
+                    } else if digits < 19 {
+                        d.mantissa = d.mantissa * 10 + digit;
+                        digits += 1;
+                        d.exponent -= i64::from(fraction);
+                    } else {
+                        d.dropped |= digit != 0;
+                        d.exponent += i64::from(!fraction);
+                    }
+                }
+                Some(b'.') if !fraction => fraction = true,
+                _ => break,
             }
+            i += 1;
         }
-        if seen == 0 {
+        if !seen {
             return None;
         }
         if let Some(b'e' | b'E') = t.get(i) {
@@ -567,14 +596,9 @@ impl Decimal {
             if n == 0 {
                 return None;
             }
-            exponent += if neg { -e } else { e };
+            d.exponent += if neg { -e } else { e };
         }
-        (i == t.len()).then_some(Decimal {
-            negative,
-            mantissa,
-            dropped,
-            exponent,
-        })
+        (i == t.len()).then_some(d)
     }
 
     /// The value when one IEEE operation gives it exactly rounded: the

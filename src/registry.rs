@@ -3,7 +3,7 @@
 //! Pure: time comes in through [`Clock`], frames as bytes.
 
 use crate::clock::{Clock, Instant};
-use crate::frame::{self, Beat, Head, Reason, Scratch};
+use crate::frame::{self, Beat, Head, Reason, Scratch, Shape};
 use crate::topic::{self, TokenError};
 
 /// The original's `KNOWN_WORKERS`, in its order.
@@ -281,7 +281,7 @@ impl Registry {
         if bytes.len() > self.max_frame_bytes {
             return Outcome::Rejected(Reason::TooLarge);
         }
-        let env = match frame::scan(bytes, &mut self.scratch) {
+        let env = match frame::scan(bytes, &mut self.scratch, Shape::Envelope) {
             Ok(env) => env,
             Err(r) => return Outcome::Rejected(r),
         };
@@ -320,11 +320,18 @@ impl Registry {
         let Some(index) = index_of(&self.names, name) else {
             return Outcome::Rejected(Reason::UnknownWorker);
         };
-        let env = match frame::scan(body, &mut self.scratch) {
+        let mut env = match frame::scan(body, &mut self.scratch, Shape::Envelope) {
             Ok(env) => env,
             Err(r) => return Outcome::Rejected(r),
         };
-        match frame::nats_body(body, &env, &mut self.scratch) {
+        if frame::is_bare(&env) {
+            // A bare heartbeat payload, as `nats pub` from a shell sends it.
+            env = match frame::scan(body, &mut self.scratch, Shape::Bare) {
+                Ok(env) => env,
+                Err(r) => return Outcome::Rejected(r),
+            };
+        }
+        match frame::bare_body(body, &env, &mut self.scratch) {
             Ok(beat) => self.store(index, beat, body, clock.now()),
             Err(r) => Outcome::Rejected(r),
         }
@@ -357,7 +364,7 @@ impl Registry {
         if payload_json.len() > self.max_frame_bytes {
             return Outcome::Rejected(Reason::TooLarge);
         }
-        let env = match frame::scan(payload_json, &mut self.scratch) {
+        let env = match frame::scan(payload_json, &mut self.scratch, Shape::Bare) {
             Ok(env) => env,
             Err(_) => return Outcome::Rejected(Reason::BadPayload),
         };

@@ -211,6 +211,58 @@ fn other_topic_shapes_are_ignored_not_rejected() {
 }
 
 #[test]
+fn the_topic_decides_first_and_the_rest_of_another_topic_is_not_read() {
+    let c = clock();
+    let mut r = reg();
+    // Once the topic is known not to be a health topic, the frame is not
+    // the registry's to judge: what follows it is not read.
+    for f in [
+        &br#"{"v":1,"topic":"attacker.observed","payload":{"broken"#[..],
+        br#"{"topic":"attacker.observed","v":2}"#,
+        br#"{"topic":"attacker.observed","topic":"system.api.health"}"#,
+        b"{\"topic\":\"attacker.observed\",\"x\":\"\xff\"}",
+    ] {
+        assert_eq!(
+            r.ingest(f, &c),
+            Outcome::Ignored,
+            "{:?}",
+            String::from_utf8_lossy(f)
+        );
+    }
+    // Keys before the topic still count.
+    assert_eq!(
+        r.ingest(br#"{"v":2,"topic":"attacker.observed"}"#, &c),
+        Outcome::Rejected(Reason::UnsupportedVersion)
+    );
+    assert_eq!(
+        r.ingest(br#"{"op":"pong","topic":"attacker.observed"}"#, &c),
+        Outcome::Control
+    );
+    // A topic after the payload: the payload was read, and must be JSON.
+    assert_eq!(
+        r.ingest(br#"{"payload":{"a":tru},"topic":"attacker.observed"}"#, &c),
+        Outcome::Rejected(Reason::NotJson)
+    );
+    // A health topic is read to the end, every rule applied.
+    assert_eq!(
+        r.ingest(br#"{"topic":"system.api.health","payload":{"broken"#, &c),
+        Outcome::Rejected(Reason::NotJson)
+    );
+    assert_eq!(
+        r.ingest(br#"{"topic":"system.api.health","v":2}"#, &c),
+        Outcome::Rejected(Reason::UnsupportedVersion)
+    );
+    assert_eq!(
+        r.ingest(
+            br#"{"topic":"system.api.health","topic":"attacker.observed"}"#,
+            &c
+        ),
+        Outcome::Rejected(Reason::BadTopic)
+    );
+    assert_eq!(r.stats().ignored, 4);
+}
+
+#[test]
 fn the_bus_beats_on_its_own_topic() {
     let c = clock();
     let mut r = reg();
