@@ -30,6 +30,101 @@ function report(error) {
   else console.error(error);
 }
 
+// Sticky patterns for the tokens `otherTopic` reads; `test` moves
+// `lastIndex` past a match without allocating.
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const PLAIN_STRING = /"[^"\\\x00-\x1f]*"/y;
+const LITERAL = /true|false|null/y;
+
+function skipWs(s, i) {
+  let c = s.charCodeAt(i);
+  while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
+  return i;
+}
+
+function match(re, s, i) {
+  re.lastIndex = i;
+  return re.test(s) ? re.lastIndex : -1;
+}
+
+const CANONICAL = '{"v":1,"id":"';
+const TOPIC_KEY = '","topic":"';
+// The rest of a string literal up to its closing quote, when it holds no
+// escape and no control character.
+const PLAIN_TAIL = /[^"\\\x00-\x1f]*"/y;
+
+// The index of the closing quote of a plain string whose content starts at
+// `from`, or -1.
+function plainEnd(s, from) {
+  PLAIN_TAIL.lastIndex = from;
+  return PLAIN_TAIL.test(s) ? PLAIN_TAIL.lastIndex - 1 : -1;
+}
+
+function isHealth(s, a, z) {
+  return z - a > 14 && s.startsWith("system.", a) && s.startsWith(".health", z - 7) && s.indexOf(".", a + 7) === z - 7;
+}
+
+// The envelope as PROTOCOL.md writes it, {"v":1,"id":"<hex>","topic":"...",
+// read with a few native string searches: 1 when its topic is another
+// topic, -1 when it is a health topic, 0 when the frame starts otherwise.
+function canonicalTopic(s) {
+  if (!s.startsWith(CANONICAL)) return 0;
+  const idEnd = plainEnd(s, CANONICAL.length);
+  if (idEnd < 0 || !s.startsWith(TOPIC_KEY, idEnd)) return 0;
+  const a = idEnd + TOPIC_KEY.length;
+  const z = plainEnd(s, a);
+  if (z < 0) return 0;
+  return isHealth(s, a, z) ? -1 : 1;
+}
+
+// The topic decides first (see frame.rs): true when the frame's top-level
+// keys, read up to the first `topic`, are plain and valid and that topic is
+// not a health topic, so the frame is ignored without being copied into wasm
+// memory. Anything unusual (an escape, a nested value, an `op`, a `v` other
+// than a plain 1) answers false, and the registry reads the frame itself;
+// tests check that both ways agree.
+function otherTopic(s) {
+  const fast = canonicalTopic(s);
+  if (fast !== 0) return fast > 0;
+  let i = skipWs(s, 0);
+  if (s.charCodeAt(i) !== 123) return false;
+  let versions = 0;
+  for (;;) {
+    i = skipWs(s, i + 1);
+    const keyEnd = match(PLAIN_STRING, s, i);
+    if (keyEnd < 0) return false;
+    const keyLength = keyEnd - i - 2;
+    const isTopic = keyLength === 5 && s.startsWith("topic", i + 1);
+    const isVersion = keyLength === 1 && s.charCodeAt(i + 1) === 118;
+    if (keyLength === 2 && s.startsWith("op", i + 1)) return false;
+    i = skipWs(s, keyEnd);
+    if (s.charCodeAt(i) !== 58) return false;
+    i = skipWs(s, i + 1);
+    const c = s.charCodeAt(i);
+    let end;
+    if (c === 34) {
+      end = match(PLAIN_STRING, s, i);
+      if (end < 0 || isVersion) return false;
+      if (isTopic) {
+        // The content is [i + 1, end - 1): system.<name>.health, one dot-free name.
+        return !isHealth(s, i + 1, end - 1) && versions < 2;
+      }
+    } else if (isTopic) {
+      return false;
+    } else if (isVersion) {
+      if (c !== 49) return false;
+      end = match(NUMBER, s, i);
+      if (end !== i + 1) return false;
+    } else {
+      end = match(c === 116 || c === 102 || c === 110 ? LITERAL : NUMBER, s, i);
+      if (end < 0) return false;
+    }
+    if (isVersion) versions++;
+    i = skipWs(s, end);
+    if (s.charCodeAt(i) !== 44) return false;
+  }
+}
+
 function describe(value) {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return "an array";
@@ -46,8 +141,84 @@ export function optionError(range, message, got) {
   return range ? new RangeError(text) : new TypeError(text);
 }
 
-export function isArray(value) {
-  return Array.isArray(value);
+// Options are JS objects, checked here where reading them is cheap; the
+// bus's rules for worker names are checked in Rust (topic.rs).
+
+function optionsObject(value, what, known) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw optionError(false, what + " options must be an object", value);
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw optionError(false, "unknown " + what + ' option "' + key + '"; the options are ' + known.join(", "), value[key]);
+    }
+  }
+  return value;
+}
+
+function positive(o, key, fallback) {
+  const v = o[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+    throw optionError(typeof v === "number", key + " must be a finite number greater than 0", v);
+  }
+  return v;
+}
+
+function text(o, key) {
+  const v = o[key];
+  if (v !== undefined && typeof v !== "string") throw optionError(false, key + " must be a string", v);
+  return v;
+}
+
+// new WorkerRegistry(options): [knownWorkers or undefined, okWindowSeconds,
+// maxFrameBytes, clock or undefined].
+export function registryOptions(options) {
+  const o = optionsObject(options, "WorkerRegistry", ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock"]);
+  if (o === undefined) return [undefined, 90, 65536, undefined];
+  const names = o.knownWorkers;
+  if (names !== undefined) {
+    if (!Array.isArray(names)) throw optionError(false, "knownWorkers must be an array of worker names", names);
+    names.forEach((n, i) => {
+      if (typeof n !== "string") throw optionError(false, "knownWorkers[" + i + "] must be a string", n);
+    });
+  }
+  const max = o.maxFrameBytes;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 16777216)) {
+    throw optionError(typeof max === "number", "maxFrameBytes must be a whole number of bytes from 1 to 16777216", max);
+  }
+  const clock = o.clock;
+  if (clock !== undefined && (clock === null || typeof clock !== "object" || typeof clock.monoMs !== "function" || typeof clock.wallMs !== "function")) {
+    throw optionError(false, "clock must be an object with monoMs() and wallMs() methods", clock);
+  }
+  return [names && names.slice(), positive(o, "okWindowSeconds", 90), max ?? 65536, clock];
+}
+
+// start(url, options): [protocol (0 gateway, 1 nats), token, tokenProvider,
+// user, pass, backoff initialMs, backoff maxMs, pingIntervalMs, pongTimeoutMs].
+export function connectOptions(options) {
+  const known = ["protocol", "token", "tokenProvider", "user", "pass", "backoff", "pingIntervalMs", "pongTimeoutMs"];
+  const o = optionsObject(options, "start", known) ?? {};
+  const protocol = o.protocol ?? "gateway";
+  if (protocol !== "gateway" && protocol !== "nats") throw optionError(false, 'protocol must be "gateway" or "nats"', protocol);
+  const token = text(o, "token");
+  const user = text(o, "user");
+  const pass = text(o, "pass");
+  const provider = o.tokenProvider;
+  if (provider !== undefined) {
+    if (typeof provider !== "function") throw optionError(false, "tokenProvider must be a function", provider);
+    if (token !== undefined) throw optionError(false, "give token or tokenProvider, not both", o);
+  }
+  if (protocol === "gateway" && (user !== undefined || pass !== undefined)) {
+    throw optionError(false, 'user and pass are for protocol "nats"; the gateway takes a token', o);
+  }
+  const b = optionsObject(o.backoff, "backoff", ["initialMs", "maxMs"]) ?? {};
+  const initial = positive(b, "initialMs", 500);
+  const max = positive(b, "maxMs", Math.max(30000, initial));
+  if (max < initial) throw optionError(true, "backoff.maxMs must be at least backoff.initialMs", b);
+  return [protocol === "nats" ? 1 : 0, token, provider, user, pass, initial, max,
+    positive(o, "pingIntervalMs", 20000), positive(o, "pongTimeoutMs", 10000)];
 }
 
 export class Host {
@@ -83,10 +254,14 @@ export class Host {
 
   // Copies a frame into the frame buffer. Returns its length in bytes, -1
   // when it is longer than `max` (a string is measured in UTF-16 units
-  // before anything is copied), -2 when it is neither text nor bytes.
-  load(frame, max) {
+  // before anything is copied), -2 when it is neither text nor bytes, -4
+  // when a string is on another topic (`probe`) and need not be copied.
+  load(frame, max, probe) {
     if (typeof frame === "string") {
       if (frame.length > max) return -1;
+      // Copying a string into wasm costs about as much as half a JSON.parse
+      // of it; most of the bus's traffic is on other topics.
+      if (probe && otherTopic(frame)) return -4;
       this.views();
       // The buffer holds 3 bytes per UTF-16 unit, the worst case, so the
       // whole string always fits.

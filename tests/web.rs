@@ -369,6 +369,51 @@ fn string_bytes_and_buffers_are_ingested_alike() {
 }
 
 #[wasm_bindgen_test]
+fn strings_decided_from_the_topic_agree_with_the_bytes_path() {
+    // Strings on another topic are judged in JS without being copied; bytes
+    // always take the Rust path. Both must count every frame alike.
+    let fixed = "{clock: {monoMs: () => 0, wallMs: () => 1764190000000}}";
+    let as_text = registry(fixed);
+    let as_bytes = registry(fixed);
+    let frames: Array = js(r#"(() => {
+      const heads = ['', '"v":1,', '"v":1.0,', '"v":2,', '"v":"1",', '"v":1,"v":1,', '"id":"ab12",', '"id":"a\\"b",',
+        '"n":-1.5e3,', '"n":01,', '"n":1.,', '"b":true,', '"b":nul,', '"o":{},', '"a":[1],', '"op":"pong",',
+        '"\\u0074opic":"system.api.health",', '"x":"\u0001",', ' "s" : "t" ,'];
+      const topics = ['"attacker.observed"', '"system.api.health"', '"system.intruder.health"', '"system..health"',
+        '"System.api.health"', '"system.api.health.x"', '"attack\\u0065r.observed"', '7', 'null', '"system.a.b.health"', '"x"'];
+      const tails = ['', ',"payload":{"worker":"api","ts":1}', ',"payload":{"broken"', ',"v":2', ',"topic":"system.api.health"',
+        ',"payload":[]', ',"op":"x"'];
+      const out = [];
+      for (const h of heads) for (const t of topics) for (const tail of tails) out.push('{' + h + '"topic":' + t + tail + '}');
+      out.push('[]', '"x"', '', '  {"topic":"attacker.observed"}  ', '{"topic":"attacker.observed"} x', '{"topic" : "attacker.observed" , "v" : 1 }');
+      return out;
+    })()"#).unchecked_into();
+    assert!(frames.length() > 1000);
+    for f in frames.iter() {
+        let bytes = Uint8Array::from(f.as_string().unwrap().as_bytes());
+        let a = m(&as_text, "ingest", std::slice::from_ref(&f)).as_bool();
+        let b = m(&as_bytes, "ingest", &[bytes.into()]).as_bool();
+        let (sa, sb) = (
+            JSON::stringify(&m(&as_text, "stats", &[])).unwrap(),
+            JSON::stringify(&m(&as_bytes, "stats", &[])).unwrap(),
+        );
+        assert_eq!(
+            (a, String::from(sa)),
+            (b, String::from(sb)),
+            "frame {:?}",
+            f.as_string()
+        );
+    }
+    let stats = m(&as_text, "stats", &[]);
+    assert!(get(&stats, "ignored").as_f64().unwrap() > 300.0);
+    assert!(get(&stats, "accepted").as_f64().unwrap() > 10.0);
+    assert_eq!(
+        JSON::stringify(&snapshot(&as_text)).unwrap(),
+        JSON::stringify(&snapshot(&as_bytes)).unwrap()
+    );
+}
+
+#[wasm_bindgen_test]
 fn a_ten_megabyte_string_is_refused_before_it_is_copied() {
     let reg = registry("{}");
     ingest(&reg, &beat("api", ""));
