@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use crate::clock::{Clock, Instant};
 use crate::connection::Connection;
 use crate::frame::Reason;
-use crate::registry::{Config, Outcome, Registry, Status, MAX_MAX_FRAME_BYTES};
+use crate::registry::{Config, Outcome, Registry, Status};
 use crate::socket::{self, Timer};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -116,7 +116,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn bind(this: &Host, frame_ptr: u32, frame_cap: u32, num_ptr: u32, num_len: u32);
     #[wasm_bindgen(method)]
-    pub(crate) fn load(this: &Host, frame: &JsValue, max: u32) -> i32;
+    pub(crate) fn load(this: &Host, frame: &JsValue, max: u32, probe: bool) -> i32;
     #[wasm_bindgen(method, js_name = loadPayload)]
     fn load_payload(this: &Host, payload: &JsValue, max: u32) -> i32;
     #[wasm_bindgen(method)]
@@ -151,6 +151,10 @@ extern "C" {
     pub(crate) fn close_and_wait(this: &Host, ws: &JsValue, timeout_ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = optionError)]
     pub(crate) fn option_error(range: bool, message: &str, got: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = registryOptions, catch)]
+    fn registry_options(options: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(js_name = connectOptions, catch)]
+    pub(crate) fn connect_options(options: &JsValue) -> Result<Array, JsValue>;
 }
 
 #[wasm_bindgen]
@@ -209,7 +213,7 @@ impl Inner {
     /// `max` bytes (`max` UTF-16 units for a string) before copying.
     /// Returns the byte length, or the reason it was refused.
     pub(crate) fn load(&self, data: &JsValue, max: u32) -> Result<usize, Reason> {
-        match self.host.load(data, max) {
+        match self.host.load(data, max, false) {
             n if n >= 0 => Ok(n as usize),
             -1 => Err(Reason::TooLarge),
             _ => Err(Reason::NotJson),
@@ -225,13 +229,18 @@ impl Inner {
     /// One gateway frame through the registry.
     pub(crate) fn ingest_value(&self, data: &JsValue) -> Outcome {
         let max = self.core.borrow().max_frame_bytes() as u32;
-        match self.load(data, max) {
-            Ok(len) => {
+        let outcome = match self.host.load(data, max, true) {
+            n if n >= 0 => {
                 let clock = HostClock(&self.host);
-                self.with_frame(len, |bytes| self.core.borrow_mut().ingest(bytes, &clock))
+                return self.with_frame(n as usize, |bytes| {
+                    self.core.borrow_mut().ingest(bytes, &clock)
+                });
             }
-            Err(r) => self.core.borrow_mut().count(Outcome::Rejected(r)),
-        }
+            -1 => Outcome::Rejected(Reason::TooLarge),
+            -4 => Outcome::Ignored,
+            _ => Outcome::Rejected(Reason::NotJson),
+        };
+        self.core.borrow_mut().count(outcome)
     }
 }
 
@@ -537,128 +546,18 @@ pub(crate) fn write_nums(inner: &Inner, values: &[f64]) {
     inner.nums.borrow_mut()[..values.len()].copy_from_slice(values);
 }
 
-/// The option names a plain options object may carry.
-fn check_keys(options: &JsValue, known: &[&str], what: &str) -> Result<(), JsValue> {
-    let mut list = String::new();
-    for (i, k) in known.iter().enumerate() {
-        if i > 0 {
-            list.push_str(", ");
-        }
-        list.push_str(k);
-    }
-    for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
-        let k = key.as_string().unwrap_or_default();
-        if !known.contains(&k.as_str()) {
-            let mut m = String::from("unknown ");
-            m.push_str(what);
-            m.push_str(" option \"");
-            m.push_str(&k);
-            m.push_str("\"; the options are ");
-            m.push_str(&list);
-            return Err(option_error(
-                false,
-                &m,
-                &Reflect::get(options, &key).unwrap_or_default(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// An options argument: `undefined`/`null` for none, else a plain object.
-pub(crate) fn options_object(
-    options: Option<&JsValue>,
-    what: &str,
-    known: &[&str],
-) -> Result<Option<JsValue>, JsValue> {
-    match options {
-        None => Ok(None),
-        Some(v) if v.is_undefined() || v.is_null() => Ok(None),
-        Some(v) if v.is_object() && !Array::is_array(v) && !v.is_function() => {
-            check_keys(v, known, what)?;
-            Ok(Some(v.clone()))
-        }
-        Some(v) => {
-            let mut m = String::from(what);
-            m.push_str(" options must be an object");
-            Err(option_error(false, &m, v))
-        }
-    }
-}
-
-/// Reads `key`, treating `undefined` as absent.
-pub(crate) fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(obj, &JsValue::from(key))
-        .ok()
-        .filter(|v| !v.is_undefined())
-}
-
-/// A finite number greater than zero.
-pub(crate) fn positive(obj: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
-    let Some(v) = get(obj, key) else {
-        return Ok(None);
-    };
-    let mut m = String::from(key);
-    m.push_str(" must be a finite number greater than 0");
-    match v.as_f64() {
-        Some(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
-        Some(_) => Err(option_error(true, &m, &v)),
-        None => Err(option_error(false, &m, &v)),
-    }
-}
-
+/// The constructor's options, checked by the host (types and ranges); the
+/// worker names' bus rules are checked by `Registry::new`.
 fn parse_options(options: Option<&JsValue>) -> Result<(Config, JsValue), JsValue> {
+    let o = registry_options(options.unwrap_or(&JsValue::UNDEFINED))?;
     let mut config = Config::default();
-    let known = ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock"];
-    let Some(o) = options_object(options, "WorkerRegistry", &known)? else {
-        return Ok((config, JsValue::UNDEFINED));
-    };
-    if let Some(list) = get(&o, "knownWorkers") {
-        if !Array::is_array(&list) {
-            return Err(option_error(
-                false,
-                "knownWorkers must be an array of worker names",
-                &list,
-            ));
-        }
-        let list: Array = list.unchecked_into();
-        config.known_workers.clear();
-        for (i, v) in list.iter().enumerate() {
-            let Some(s) = v.as_string() else {
-                let mut m = String::from("knownWorkers[");
-                crate::json::push_u64(&mut m, i as u64);
-                m.push_str("] must be a string");
-                return Err(option_error(false, &m, &v));
-            };
-            config.known_workers.push(s);
-        }
+    if let Some(names) = o.get(0).dyn_ref::<Array>() {
+        config.known_workers = names.iter().filter_map(|n| n.as_string()).collect();
     }
-    if let Some(w) = positive(&o, "okWindowSeconds")? {
-        config.ok_window_seconds = w;
-    }
-    if let Some(v) = get(&o, "maxFrameBytes") {
-        let m = "maxFrameBytes must be a whole number of bytes from 1 to 16777216";
-        match v.as_f64() {
-            Some(n) if n >= 1.0 && n <= MAX_MAX_FRAME_BYTES as f64 && n.fract() == 0.0 => {
-                config.max_frame_bytes = n as usize
-            }
-            Some(_) => return Err(option_error(true, m, &v)),
-            None => return Err(option_error(false, m, &v)),
-        }
-    }
-    let clock = match get(&o, "clock") {
-        None => JsValue::UNDEFINED,
-        Some(c) => {
-            let has = |k: &str| get(&c, k).is_some_and(|f| f.is_function());
-            if !c.is_object() || !has("monoMs") || !has("wallMs") {
-                return Err(option_error(
-                    false,
-                    "clock must be an object with monoMs() and wallMs() methods",
-                    &c,
-                ));
-            }
-            c
-        }
-    };
-    Ok((config, clock))
+    config.ok_window_seconds = o.get(1).as_f64().unwrap_or(config.ok_window_seconds);
+    config.max_frame_bytes = o
+        .get(2)
+        .as_f64()
+        .map_or(config.max_frame_bytes, |n| n as usize);
+    Ok((config, o.get(3)))
 }

@@ -12,9 +12,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::api::{
-    self, after, get, option_error, options_object, positive, HostClock, Inner, CHANGE_CONNECTION,
-};
+use crate::api::{self, after, HostClock, Inner, CHANGE_CONNECTION};
 use crate::backoff::Backoff;
 use crate::frame::{self, Reason};
 use crate::link::{self, ConnectOptions, Link, Protocol, State};
@@ -99,99 +97,32 @@ impl Connection {
     }
 }
 
-/// Checks `start()`'s options; throws naming the option and the rule.
+/// `start()`'s options, checked by the host.
 pub(crate) fn parse_connect_options(options: Option<&JsValue>) -> Result<Settings, JsValue> {
-    let known = [
-        "protocol",
-        "token",
-        "tokenProvider",
-        "user",
-        "pass",
-        "backoff",
-        "pingIntervalMs",
-        "pongTimeoutMs",
-    ];
-    let mut s = Settings::default();
-    let Some(o) = options_object(options, "start", &known)? else {
-        return Ok(s);
-    };
-    if let Some(p) = get(&o, "protocol") {
-        s.options.protocol = match p.as_string().as_deref() {
-            Some("gateway") => Protocol::Gateway,
-            Some("nats") => Protocol::Nats,
-            _ => {
-                return Err(option_error(
-                    false,
-                    "protocol must be \"gateway\" or \"nats\"",
-                    &p,
-                ))
-            }
-        };
-    }
-    let string = |key: &str| -> Result<Option<String>, JsValue> {
-        match get(&o, key) {
-            None => Ok(None),
-            Some(v) => match v.as_string() {
-                Some(s) => Ok(Some(s)),
-                None => {
-                    let mut m = String::from(key);
-                    m.push_str(" must be a string");
-                    Err(option_error(false, &m, &v))
-                }
+    let o = api::connect_options(options.unwrap_or(&JsValue::UNDEFINED))?;
+    let number = |i: u32| o.get(i).as_f64().unwrap_or(0.0);
+    Ok(Settings {
+        options: ConnectOptions {
+            protocol: if number(0) == 1.0 {
+                Protocol::Nats
+            } else {
+                Protocol::Gateway
             },
-        }
-    };
-    s.token = string("token")?;
-    s.creds.user = string("user")?;
-    s.creds.pass = string("pass")?;
-    if let Some(p) = get(&o, "tokenProvider") {
-        match p.dyn_into::<Function>() {
-            Ok(f) => s.token_provider = Some(f),
-            Err(p) => return Err(option_error(false, "tokenProvider must be a function", &p)),
-        }
-        if s.token.is_some() {
-            return Err(option_error(
-                false,
-                "give token or tokenProvider, not both",
-                &o,
-            ));
-        }
-    }
-    if s.options.protocol == Protocol::Gateway && (s.creds.user.is_some() || s.creds.pass.is_some())
-    {
-        return Err(option_error(
-            false,
-            "user and pass are for protocol \"nats\"; the gateway takes a token",
-            &o,
-        ));
-    }
-    if let Some(b) = options_object(
-        get(&o, "backoff").as_ref(),
-        "backoff",
-        &["initialMs", "maxMs"],
-    )? {
-        let d = Backoff::default();
-        let initial = positive(&b, "initialMs")?.unwrap_or(d.initial_ms);
-        let max = positive(&b, "maxMs")?.unwrap_or(d.max_ms.max(initial));
-        if max < initial {
-            return Err(option_error(
-                true,
-                "backoff.maxMs must be at least backoff.initialMs",
-                &b,
-            ));
-        }
-        s.options.backoff = Backoff {
-            initial_ms: initial,
-            max_ms: max,
-        };
-    }
-    if let Some(v) = positive(&o, "pingIntervalMs")? {
-        s.options.ping_interval_ms = v;
-    }
-    if let Some(v) = positive(&o, "pongTimeoutMs")? {
-        s.options.pong_timeout_ms = v;
-    }
-    Ok(s)
+            backoff: Backoff {
+                initial_ms: number(5),
+                max_ms: number(6),
+            },
+            ping_interval_ms: number(7),
+            pong_timeout_ms: number(8),
+        },
+        token: o.get(1).as_string(),
+        token_provider: o.get(2).dyn_into::<Function>().ok(),
+        creds: Credentials {
+            token: None,
+            user: o.get(3).as_string(),
+            pass: o.get(4).as_string(),
+        },
+    })
 }
 
 /// `start(url, options)`.
