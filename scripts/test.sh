@@ -45,8 +45,8 @@ step "release build loads in Chromium" node --test tests/release.test.mjs
 # Browser tests in headless Chromium: the JS-facing contract, and the live
 # connection against real gateways and nats-server.
 step "browser tests (wasm-pack test --headless --chrome)" node tests/live-harness.mjs
-if [ -d tests/e2e ]; then
-  step "end-to-end: the Workers panel and the npm package" node --test --test-concurrency=1 tests/e2e/
-fi
+step "end-to-end: the Workers panel and the npm package" node --test --test-concurrency=1 tests/e2e/
+# The benchmark at tiny sizes, so it cannot rot; budgets are never asserted.
+step "benchmark smoke run" node bench/run.mjs --smoke --no-build
 
 printf '\nnpm test: all passed in %ss\n' "$(($(date +%s) - started))"
