@@ -85,11 +85,29 @@ async function flood(variant, url, count) {
   observer.observe({ type: "longtask" });
   const t0 = performance.now();
   let received = 0;
-  if (variant === "noop") {
+  if (variant === "ingest" || variant === "js") {
+    // A registry fed by the page's own onmessage: the wasm one (the same
+    // work as its own socket, to tell the two paths apart), or the JS
+    // baseline, for scale.
+    const reg = make(variant === "js" ? "js" : "wasm");
     await new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
       ws.binaryType = "arraybuffer";
-      ws.onmessage = () => { received++; };
+      ws.onmessage = (e) => reg.ingest(e.data);
+      ws.onclose = resolve;
+      ws.onerror = reject;
+    });
+    const s = reg.stats();
+    received = s.accepted + s.ignored + s.superseded + Object.values(s.rejected).reduce((a, b) => a + b, 0);
+    reg.free?.();
+  } else if (variant === "noop" || variant === "read") {
+    // "read" touches each message's data, which the browser materialises
+    // lazily: the least any consumer must pay.
+    let sink = 0;
+    await new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.binaryType = "arraybuffer";
+      ws.onmessage = variant === "noop" ? () => { received++; } : (e) => { received++; sink += e.data.length; };
       ws.onclose = resolve;
       ws.onerror = reject;
     });

@@ -1,6 +1,8 @@
 // The demo page: a WorkerRegistry fed by this host's bus gateway, shown by
 // <worker-panel>. Query: ?interval=30&window=90 (seconds); for tests also
 // ping, pong (keepalive, ms) and backoff (longest reconnect delay, ms).
+// With ?nats=ws://host:port&user=...&pass=... it connects straight to a
+// nats-server WebSocket listener instead (npm run start:nats).
 import init, { WorkerRegistry } from "/pkg/index.js";
 import "./worker-panel.js";
 
@@ -16,7 +18,11 @@ const options = {
   pongTimeoutMs: number("pong", undefined),
   backoff: query.has("backoff") ? { maxMs: number("backoff", 30000) } : undefined,
 };
-const busUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/bus`;
+let busUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/bus`;
+if (query.has("nats")) {
+  busUrl = query.get("nats");
+  Object.assign(options, { protocol: "nats", user: query.get("user") ?? undefined, pass: query.get("pass") ?? undefined });
+}
 
 try {
   await init();
