@@ -62,6 +62,8 @@ enum Next {
     Open,
     /// An element just ended: expect `,` or the closing bracket.
     After,
+    /// `pos` is at the closing bracket of the innermost container.
+    Close,
 }
 
 /// A cursor over the input. Every method leaves `pos` just after what it
@@ -271,13 +273,7 @@ impl<'a> Scanner<'a> {
                     self.pos += 1;
                     self.skip_ws();
                     if self.peek() == Some(if is_obj { b'}' } else { b']' }) {
-                        self.pos += 1;
-                        stack >>= 1;
-                        open -= 1;
-                        if open == 0 {
-                            return Ok(());
-                        }
-                        Next::After
+                        Next::Close
                     } else {
                         self.element(is_obj, depth + open)?
                     }
@@ -290,17 +286,18 @@ impl<'a> Scanner<'a> {
                             self.pos += 1;
                             self.element(is_obj, depth + open)?
                         }
-                        Some(c) if c == if is_obj { b'}' } else { b']' } => {
-                            self.pos += 1;
-                            stack >>= 1;
-                            open -= 1;
-                            if open == 0 {
-                                return Ok(());
-                            }
-                            Next::After
-                        }
+                        Some(c) if c == if is_obj { b'}' } else { b']' } => Next::Close,
                         _ => return Err(Invalid),
                     }
+                }
+                Next::Close => {
+                    self.pos += 1;
+                    stack >>= 1;
+                    open -= 1;
+                    if open == 0 {
+                        return Ok(());
+                    }
+                    Next::After
                 }
             };
         }
