@@ -541,7 +541,7 @@ pub fn debug_counts() -> JsValue {
     o.into()
 }
 
-/// Writes `value` into `nums[at]`, growing nothing: used by the connection.
+/// Writes `values` to the start of the number buffer the host reads from.
 pub(crate) fn write_nums(inner: &Inner, values: &[f64]) {
     inner.nums.borrow_mut()[..values.len()].copy_from_slice(values);
 }
