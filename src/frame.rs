@@ -113,6 +113,10 @@ impl Scratch {
 pub enum Shape {
     /// A bus envelope: `{"topic": ..., "payload": {...}}`.
     Envelope,
+    /// A NATS message body read as an envelope: the subject already decided
+    /// the topic, so a `topic` inside does not stop the read (it would skip
+    /// the rules for whatever follows it).
+    Message,
     /// A bare payload object (a NATS body without envelope, `record()`).
     Bare,
 }
@@ -141,8 +145,9 @@ pub fn scan(bytes: &[u8], scratch: &mut Scratch, shape: Shape) -> Result<Envelop
         env.collected = true;
         s.walk_object(0, &mut |sc, key| collect_member(sc, key, 1, scratch))
     } else {
+        let topic_first = shape == Shape::Envelope;
         s.walk_object(0, &mut |sc, key| {
-            envelope_member(sc, key, &mut env, scratch)
+            envelope_member(sc, key, &mut env, scratch, topic_first)
         })
     };
     match walked {
@@ -194,6 +199,7 @@ fn envelope_member(
     key: StrSpan,
     env: &mut Envelope,
     scratch: &mut Scratch,
+    topic_first: bool,
 ) -> Result<(), Halt> {
     let raw = &sc.bytes[key.start..key.end];
     let key = match key_name(raw, key.escaped, &mut scratch.text) {
@@ -224,7 +230,7 @@ fn envelope_member(
         };
     let escaped = value.kind == Kind::String && sc.bytes[value.start..value.end].contains(&b'\\');
     env.slot(key).set(value, escaped);
-    let first_topic = key == Key::Topic && env.topic.count == 1;
+    let first_topic = topic_first && key == Key::Topic && env.topic.count == 1;
     if first_topic && env.op.count == 0 && check_version(sc.bytes, env).is_ok() {
         if let Some(topic) = topic_text(sc.bytes, env, &mut scratch.text) {
             if topic::health_worker(topic).is_none() {

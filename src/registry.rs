@@ -320,7 +320,7 @@ impl Registry {
         let Some(index) = index_of(&self.names, name) else {
             return Outcome::Rejected(Reason::UnknownWorker);
         };
-        let mut env = match frame::scan(body, &mut self.scratch, Shape::Envelope) {
+        let mut env = match frame::scan(body, &mut self.scratch, Shape::Message) {
             Ok(env) => env,
             Err(r) => return Outcome::Rejected(r),
         };

@@ -674,6 +674,56 @@ fn nats_messages_take_the_subject_as_the_topic() {
     );
 }
 
+/// Found by `fuzz/` (target `frame`): in a NATS body, a `topic` that is not a
+/// health topic stopped the read, so everything after it skipped the rules
+/// (a body that is not JSON, a second `payload`, `v`, a bad `age`) and the
+/// beat was recorded. The subject decides; the body is read to the end.
+#[test]
+fn a_topic_inside_a_nats_body_does_not_stop_the_rules() {
+    let c = clock();
+    let mut r = reg();
+    let before = rows(&r, &c);
+    for (body, reason) in [
+        (
+            &br#"{"v":1,"payload":2,"topic":"x.y"} trailing"#[..],
+            Reason::NotJson,
+        ),
+        (
+            br#"{"payload":{"ts":1},"topic":"x.y", garbage"#,
+            Reason::NotJson,
+        ),
+        (
+            br#"{"payload":{"ts":1},"topic":"x.y","payload":7}"#,
+            Reason::BadPayload,
+        ),
+        (
+            br#"{"payload":{"ts":1},"topic":"x.y","v":2}"#,
+            Reason::UnsupportedVersion,
+        ),
+        (
+            br#"{"payload":{"ts":1},"topic":"x.y","retained":true,"age":-5}"#,
+            Reason::BadAge,
+        ),
+    ] {
+        assert_eq!(
+            r.ingest_nats(b"system.api.health", body, &c),
+            Outcome::Rejected(reason),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    assert_eq!(rows(&r, &c), before, "no row changed");
+    // A valid body with such a topic is still a beat for the subject's worker.
+    assert_eq!(
+        r.ingest_nats(
+            b"system.api.health",
+            br#"{"payload":{"ts":1},"topic":"x.y","v":1}"#,
+            &c
+        ),
+        Outcome::Recorded(0)
+    );
+}
+
 #[test]
 fn record_applies_the_allowlist_and_payload_rules() {
     let c = clock();
