@@ -10,6 +10,8 @@ use worker_registry::{debug_counts, WorkerRegistry};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "web/corpus.rs"]
+mod corpus;
 #[path = "web/live.rs"]
 mod live;
 
