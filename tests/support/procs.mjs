@@ -107,8 +107,9 @@ export function natsBinary() {
  * `dashboard` (may subscribe to the health subjects only, may not publish)
  * and `publisher` (may publish). `limited` may subscribe to system.*.health
  * only, so its SUB of system.bus.health is a permissions violation.
+ * `kill()` ends it with SIGKILL; `start()` brings it back on the same ports.
  */
-export async function startNats({ port = 0, wsPort = 0, allowedOrigins = [] } = {}) {
+export async function startNats({ port = 0, wsPort = 0, allowedOrigins = [], monitor = false } = {}) {
   const nats = {
     port: port || (await freePort()),
     wsPort: wsPort || (await freePort()),
@@ -121,8 +122,15 @@ export async function startNats({ port = 0, wsPort = 0, allowedOrigins = [] } = 
     },
   };
   const origins = allowedOrigins.length ? `allowed_origins: ${JSON.stringify(allowedOrigins)}` : "";
+  // `monitor: true` also serves nats-server's HTTP monitoring (/connz, /varz)
+  // on loopback, at nats.monitorUrl.
+  if (monitor) {
+    nats.monitorPort = await freePort();
+    nats.monitorUrl = `http://127.0.0.1:${nats.monitorPort}`;
+  }
   const config = `
 listen: 127.0.0.1:${nats.port}
+${monitor ? `http: 127.0.0.1:${nats.monitorPort}` : ""}
 websocket {
   host: 127.0.0.1
   port: ${nats.wsPort}
@@ -162,6 +170,13 @@ authorization {
     return nats;
   };
   nats.stop = async () => { if (nats.child) await stopChild(nats.child); };
+  // SIGKILL: no goodbye to the clients, as a crashed server.
+  nats.kill = async () => {
+    if (nats.child && nats.child.exitCode === null && nats.child.signalCode === null) {
+      nats.child.kill("SIGKILL");
+      await once(nats.child, "exit");
+    }
+  };
   nats.restart = async () => { await nats.stop(); return nats.start(); };
   nats.cleanup = async () => { await nats.stop(); rmSync(nats.dir, { recursive: true, force: true }); };
   await nats.start();
@@ -199,10 +214,13 @@ export function chromiumPath() {
   throw new Error("Chromium is not installed: run 'apt-get install chromium chromium-driver' (npm test's set-up does, as root)");
 }
 
-/** Headless Chromium through playwright-core (which never downloads a browser). */
-export async function launchBrowser() {
+/**
+ * Headless Chromium through playwright-core (which never downloads a browser).
+ * `extraArgs` are appended to CHROMIUM_ARGS (e.g. `--js-flags=--expose-gc`).
+ */
+export async function launchBrowser(extraArgs = []) {
   const { chromium } = await import("playwright-core");
-  return chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true });
+  return chromium.launch({ executablePath: chromiumPath(), args: [...CHROMIUM_ARGS, ...extraArgs], headless: true });
 }
 
 /** Polls `check` until it returns a truthy value or `ms` pass. */
