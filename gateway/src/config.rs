@@ -66,7 +66,9 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = parse_queue)]
     pub queue: usize,
 
-    /// Publishes per second one connection may make (burst twice that);
+    /// Publishes per second one connection may make (burst twice that, at
+    /// most half of --queue, so a publisher within its rate cannot fill a
+    /// reading subscriber's queue);
     /// the excess is dropped and counted as "shed".
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub publish_rate: u32,

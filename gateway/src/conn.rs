@@ -149,13 +149,17 @@ enum Flow {
 impl<'a> Session<'a> {
     fn new(id: ClientId, handle: Arc<ClientHandle>, shared: &'a Shared) -> Session<'a> {
         let rate = f64::from(shared.config.publish_rate);
+        // The burst may not exceed half a subscriber's queue: a publisher
+        // within its rate must never, by itself, fill the queue of a client
+        // that is reading, and get it closed as a slow consumer.
+        let burst = (2.0 * rate).min(shared.config.queue as f64 / 2.0).max(1.0);
         Session {
             id,
             handle,
             shared,
             authenticated: shared.config.token.is_none(),
             publisher: false,
-            bucket: TokenBucket::new(rate, 2.0 * rate, Instant::now()),
+            bucket: TokenBucket::new(rate, burst, Instant::now()),
             last_shed_notice: None,
         }
     }

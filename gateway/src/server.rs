@@ -20,6 +20,9 @@ use crate::{admin, conn, Shared};
 /// from the session; only absurd ones are cut off by tungstenite itself.
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 
+/// Initial read buffer of a connection; larger frames still arrive whole.
+const READ_BUFFER: usize = 8 * 1024;
+
 pub fn router(shared: Arc<Shared>) -> Router {
     let mut app = Router::new().route("/bus", get(bus_socket));
     if shared.config.admin {
@@ -60,7 +63,11 @@ async fn bus_socket(
         return forbidden_origin(&headers);
     }
     let tasks = shared.tasks.clone();
-    ws.max_message_size(MAX_WS_MESSAGE)
+    // Client frames are small (4 KiB at most); tungstenite's default 128 KiB
+    // read buffer per connection would make a thousand idle clients cost
+    // 130 MiB.
+    ws.read_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
         .on_upgrade(move |socket| tasks.track_future(conn::serve(socket, shared)))
 }

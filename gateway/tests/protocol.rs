@@ -420,3 +420,41 @@ async fn shutdown_closes_clients_with_1001() {
     gw.stop().await;
     assert_eq!(closing.await.expect("client task"), 1001);
 }
+
+#[tokio::test]
+async fn a_publisher_within_its_rate_cannot_overflow_a_reading_client() {
+    // Rate 200 would allow a burst of 400, more than a 64-frame queue: the
+    // burst is held to half the queue, so subscribers that read are safe.
+    let gw = start(&[
+        "--publisher-token",
+        PUBLISHER,
+        "--publish-rate",
+        "200",
+        "--queue",
+        "64",
+        "--admin",
+    ])
+    .await;
+    let mut readers = Vec::new();
+    for _ in 0..20 {
+        let mut r = connect(&gw.url()).await;
+        sub(&mut r, 1, "burst").await;
+        readers.push(r);
+    }
+    let mut p = publisher(&gw.url()).await;
+    for n in 0..400 {
+        publish(&mut p, "burst", json!({"n": n})).await;
+    }
+    until_pong(&mut p).await;
+    let stats = gw.stats().await;
+    assert_eq!(stats["dropped_clients"], 0, "{stats}");
+    assert!(stats["shed"].as_u64().unwrap() >= 400 - 32 - 10, "{stats}");
+    // Every reader got the publishes that were let through, and is open.
+    let delivered = 400 - stats["shed"].as_u64().unwrap();
+    for r in readers.iter_mut() {
+        for _ in 0..delivered {
+            assert_eq!(next_json(r).await["topic"], "burst");
+        }
+    }
+    gw.stop().await;
+}
