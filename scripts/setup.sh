@@ -63,6 +63,18 @@ if [ "$mode" != "--demo" ]; then
   have nats-server || missing+=(nats-server)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
   have python3 || fail "python3 (the parity test runs the original Python registry)"
+  # Fuzzing needs the nightly toolchain (for libFuzzer's sanitizer flags)
+  # and cargo-fuzz.
+  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    say "installing the nightly toolchain (for fuzzing)"
+    rustup toolchain install nightly --profile minimal ||
+      fail "the nightly Rust toolchain, for fuzzing. Install it with:
+    rustup toolchain install nightly --profile minimal"
+  fi
+  if ! have cargo-fuzz; then
+    say "installing cargo-fuzz with cargo (about 2 minutes, once)"
+    cargo install cargo-fuzz
+  fi
 fi
 
 # npm ci when node_modules is missing or older than the lock file.

@@ -4,7 +4,7 @@
 # the first failure stops the run with its output above it.
 #
 #   npm test                 everything
-#   npm test -- --quick      skip the long-running steps (chaos, soak, fuzz)
+#   npm test -- --quick      skip the hardening steps (fuzz, chaos, soak, load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,5 +48,14 @@ step "browser tests (wasm-pack test --headless --chrome)" node tests/live-harnes
 step "end-to-end: the Workers panel and the npm package" node --test --test-concurrency=1 tests/e2e/
 # The benchmark at tiny sizes, so it cannot rot; budgets are never asserted.
 step "benchmark smoke run" node bench/run.mjs --smoke --no-build
+
+if [ -z "$quick" ]; then
+  # Hardening, in its quick versions (the README has the long ones).
+  step "fuzzing: frame rules, NATS parser, JSON scanner, 20 s each" bash scripts/fuzz.sh all 20
+  step "chaos: 10 gateway and 10 nats-server restarts under a connected page" node tests/chaos.mjs --restarts 10 --transport both
+  step "soak: the demo fleet at 10x speed, 1 minute" node tests/soak.mjs --minutes 1
+  step "gateway under load: 200 clients, a stuck reader, a publish flood" \
+    bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; node tests/gateway-load.mjs --clients 200'
+fi
 
 printf '\nnpm test: all passed in %ss\n' "$(($(date +%s) - started))"
