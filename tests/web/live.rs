@@ -164,8 +164,9 @@ async fn beats_arrive_and_retained_ones_make_rows_ok_at_once() {
     m(&reg, "onChange", &[listener.into()]);
     start(&reg, url, "");
     wait_open(&reg).await;
+    // Each replayed beat is its own frame: wait for both.
     until(2000, "the retained beats are in", || async {
-        status_of(&reg, "collector") == "ok"
+        status_of(&reg, "collector") == "ok" && status_of(&reg, "bus") == "ok"
     })
     .await
     .unwrap();
