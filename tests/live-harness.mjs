@@ -6,8 +6,7 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { once } from "node:events";
-import WebSocket from "ws";
-import { freePort, natsPublish, startGateway, startNats, ROOT } from "./support/procs.mjs";
+import { freePort, gatewayPublish, natsPublish, startGateway, startNats, ROOT } from "./support/procs.mjs";
 
 const TOKEN = "s3cret";
 const PUBLISHER = "pub-token";
@@ -18,24 +17,6 @@ const gateways = {
   auth: await startGateway([...common, "--token", TOKEN]),
 };
 const nats = await startNats();
-
-/** Publishes one event through a gateway, as the simulator would. */
-async function gatewayPublish(gw, topic, payload) {
-  const ws = new WebSocket(gw.url);
-  await once(ws, "open");
-  ws.send(JSON.stringify({ op: "auth", token: PUBLISHER }));
-  ws.send(JSON.stringify({ op: "pub", topic, payload }));
-  ws.send(JSON.stringify({ op: "ping" }));
-  await new Promise((resolve, reject) => {
-    ws.on("message", (m) => {
-      const f = JSON.parse(m);
-      if (f.op === "pong") resolve();
-      if (f.op === "error") reject(new Error(f.message));
-    });
-    ws.on("close", () => reject(new Error("closed before pong")));
-  });
-  ws.close();
-}
 
 async function body(req) {
   let text = "";
@@ -62,7 +43,7 @@ const api = createServer(async (req, res) => {
       else if (action === "resume") gw.child.kill("SIGCONT");
       else if (action === "publish") {
         const { topic, payload } = await body(req);
-        await gatewayPublish(gw, topic, payload);
+        await gatewayPublish(gw, PUBLISHER, topic, payload);
       } else throw new Error(`unknown action ${action}`);
     } else if (target === "nats") {
       if (name === "stop") await nats.stop();

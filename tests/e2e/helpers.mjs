@@ -1,8 +1,7 @@
 // Shared pieces of the browser end-to-end tests: the simulated gateway's
 // arguments, reading the panel's state out of its shadow DOM, and a test
 // publisher.
-import { once } from "node:events";
-import WebSocket from "ws";
+import { gatewayPublish } from "../support/procs.mjs";
 
 export const PUBLISHER_TOKEN = "e2e-publisher";
 
@@ -16,21 +15,8 @@ export const ALLOWLIST = [
 export const STATIC = ["--static", "www", "--static", "/pkg=pkg"];
 
 /** Publishes one event through the gateway as a test client (needs --publisher-token). */
-export async function publish(gw, topic, payload) {
-  const ws = new WebSocket(gw.url);
-  await once(ws, "open");
-  ws.send(JSON.stringify({ op: "auth", token: PUBLISHER_TOKEN }));
-  ws.send(JSON.stringify({ op: "pub", topic, payload }));
-  ws.send(JSON.stringify({ op: "ping" }));
-  await new Promise((resolve, reject) => {
-    ws.on("message", (m) => {
-      const frame = JSON.parse(m);
-      if (frame.op === "pong") resolve();
-      if (frame.op === "error") reject(new Error(frame.message));
-    });
-    ws.on("close", () => reject(new Error("closed before pong")));
-  });
-  ws.close();
+export function publish(gw, topic, payload) {
+  return gatewayPublish(gw, PUBLISHER_TOKEN, topic, payload);
 }
 
 /** Opens the demo page and fails the test on any page error. */

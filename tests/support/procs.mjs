@@ -183,6 +183,28 @@ authorization {
   return nats;
 }
 
+/**
+ * Publishes one event through a gateway as a client holding the publisher
+ * token (`--publisher-token`), and waits for the gateway to have taken it.
+ */
+export async function gatewayPublish(gw, token, topic, payload) {
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(gw.url);
+  await once(ws, "open");
+  ws.send(JSON.stringify({ op: "auth", token }));
+  ws.send(JSON.stringify({ op: "pub", topic, payload }));
+  ws.send(JSON.stringify({ op: "ping" }));
+  await new Promise((resolve, reject) => {
+    ws.on("message", (m) => {
+      const frame = JSON.parse(m);
+      if (frame.op === "pong") resolve();
+      if (frame.op === "error") reject(new Error(frame.message));
+    });
+    ws.on("close", () => reject(new Error("closed before pong")));
+  });
+  ws.close();
+}
+
 /** Publishes `body` on `subject` as the publisher user, over plain NATS TCP. */
 export async function natsPublish(nats, subject, body) {
   const { connect } = await import("node:net");
