@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use crate::clock::{Clock, Instant};
 use crate::connection::Connection;
 use crate::frame::Reason;
-use crate::registry::{Config, Outcome, Registry, Status};
+use crate::registry::{Config, Outcome, Registry, Status, MAX_MAX_FRAME_BYTES};
 use crate::socket::{self, Timer};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -152,9 +152,14 @@ extern "C" {
     #[wasm_bindgen(js_name = optionError)]
     pub(crate) fn option_error(range: bool, message: &str, got: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = registryOptions, catch)]
-    fn registry_options(options: &JsValue) -> Result<Array, JsValue>;
+    fn registry_options(
+        options: &JsValue,
+        window: f64,
+        max_frame: f64,
+        largest_frame: f64,
+    ) -> Result<Array, JsValue>;
     #[wasm_bindgen(js_name = connectOptions, catch)]
-    pub(crate) fn connect_options(options: &JsValue) -> Result<Array, JsValue>;
+    pub(crate) fn connect_options(options: &JsValue, defaults: &[f64]) -> Result<Array, JsValue>;
 }
 
 #[wasm_bindgen]
@@ -210,13 +215,15 @@ impl Inner {
     }
 
     /// Copies a frame (string or bytes) into wasm memory, refusing one over
-    /// `max` bytes (`max` UTF-16 units for a string) before copying.
-    /// Returns the byte length, or the reason it was refused.
-    pub(crate) fn load(&self, data: &JsValue, max: u32) -> Result<usize, Reason> {
-        match self.host.load(data, max, false) {
+    /// `max` bytes (`max` UTF-16 units for a string) before copying. With
+    /// `probe`, a string on another topic is judged without being copied.
+    /// Returns the byte length, or what became of the frame instead.
+    pub(crate) fn load(&self, data: &JsValue, max: u32, probe: bool) -> Result<usize, Outcome> {
+        match self.host.load(data, max, probe) {
             n if n >= 0 => Ok(n as usize),
-            -1 => Err(Reason::TooLarge),
-            _ => Err(Reason::NotJson),
+            -1 => Err(Outcome::Rejected(Reason::TooLarge)),
+            -4 => Err(Outcome::Ignored),
+            _ => Err(Outcome::Rejected(Reason::NotJson)),
         }
     }
 
@@ -229,18 +236,13 @@ impl Inner {
     /// One gateway frame through the registry.
     pub(crate) fn ingest_value(&self, data: &JsValue) -> Outcome {
         let max = self.core.borrow().max_frame_bytes() as u32;
-        let outcome = match self.host.load(data, max, true) {
-            n if n >= 0 => {
+        match self.load(data, max, true) {
+            Ok(len) => {
                 let clock = HostClock(&self.host);
-                return self.with_frame(n as usize, |bytes| {
-                    self.core.borrow_mut().ingest(bytes, &clock)
-                });
+                self.with_frame(len, |bytes| self.core.borrow_mut().ingest(bytes, &clock))
             }
-            -1 => Outcome::Rejected(Reason::TooLarge),
-            -4 => Outcome::Ignored,
-            _ => Outcome::Rejected(Reason::NotJson),
-        };
-        self.core.borrow_mut().count(outcome)
+            Err(outcome) => self.core.borrow_mut().count(outcome),
+        }
     }
 }
 
@@ -549,8 +551,13 @@ pub(crate) fn write_nums(inner: &Inner, values: &[f64]) {
 /// The constructor's options, checked by the host (types and ranges); the
 /// worker names' bus rules are checked by `Registry::new`.
 fn parse_options(options: Option<&JsValue>) -> Result<(Config, JsValue), JsValue> {
-    let o = registry_options(options.unwrap_or(&JsValue::UNDEFINED))?;
     let mut config = Config::default();
+    let o = registry_options(
+        options.unwrap_or(&JsValue::UNDEFINED),
+        config.ok_window_seconds,
+        config.max_frame_bytes as f64,
+        MAX_MAX_FRAME_BYTES as f64,
+    )?;
     if let Some(names) = o.get(0).dyn_ref::<Array>() {
         config.known_workers = names.iter().filter_map(|n| n.as_string()).collect();
     }

@@ -99,7 +99,14 @@ impl Connection {
 
 /// `start()`'s options, checked by the host.
 pub(crate) fn parse_connect_options(options: Option<&JsValue>) -> Result<Settings, JsValue> {
-    let o = api::connect_options(options.unwrap_or(&JsValue::UNDEFINED))?;
+    let d = ConnectOptions::default();
+    let defaults = [
+        d.backoff.initial_ms,
+        d.backoff.max_ms,
+        d.ping_interval_ms,
+        d.pong_timeout_ms,
+    ];
+    let o = api::connect_options(options.unwrap_or(&JsValue::UNDEFINED), &defaults)?;
     let number = |i: u32| o.get(i).as_f64().unwrap_or(0.0);
     Ok(Settings {
         options: ConnectOptions {
@@ -299,7 +306,7 @@ fn on_gateway_frame(inner: &Rc<Inner>, data: &JsValue) {
     let outcome = inner.ingest_value(data);
     if outcome == Outcome::Control {
         // A refused client frame: worth showing, though the socket stays.
-        let len = inner.load(data, inner.frame_capacity()).unwrap_or(0);
+        let len = inner.load(data, inner.frame_capacity(), false).unwrap_or(0);
         if let Some(message) = inner.with_frame(len, frame::control_error) {
             let mut m = String::from("gateway error: ");
             m.push_str(&message);
@@ -329,7 +336,7 @@ fn on_nats_frame(inner: &Rc<Inner>, generation: u32, data: &JsValue) {
         return;
     };
     let mut acts = NatsActions::default();
-    let result = match inner.load(data, inner.frame_capacity()) {
+    let result = match inner.load(data, inner.frame_capacity(), false) {
         Err(_) => Err(nats::ParseError::BadLine(
             "a WebSocket frame larger than the client's buffer",
         )),

@@ -173,10 +173,11 @@ function text(o, key) {
 }
 
 // new WorkerRegistry(options): [knownWorkers or undefined, okWindowSeconds,
-// maxFrameBytes, clock or undefined].
-export function registryOptions(options) {
+// maxFrameBytes, clock or undefined]. The defaults and the largest frame
+// limit come from Rust (registry.rs), which owns them.
+export function registryOptions(options, window, maxFrame, largestFrame) {
   const o = optionsObject(options, "WorkerRegistry", ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock"]);
-  if (o === undefined) return [undefined, 90, 65536, undefined];
+  if (o === undefined) return [undefined, window, maxFrame, undefined];
   const names = o.knownWorkers;
   if (names !== undefined) {
     if (!Array.isArray(names)) throw optionError(false, "knownWorkers must be an array of worker names", names);
@@ -185,19 +186,21 @@ export function registryOptions(options) {
     });
   }
   const max = o.maxFrameBytes;
-  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 16777216)) {
-    throw optionError(typeof max === "number", "maxFrameBytes must be a whole number of bytes from 1 to 16777216", max);
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= largestFrame)) {
+    throw optionError(typeof max === "number", "maxFrameBytes must be a whole number of bytes from 1 to " + largestFrame, max);
   }
   const clock = o.clock;
   if (clock !== undefined && (clock === null || typeof clock !== "object" || typeof clock.monoMs !== "function" || typeof clock.wallMs !== "function")) {
     throw optionError(false, "clock must be an object with monoMs() and wallMs() methods", clock);
   }
-  return [names && names.slice(), positive(o, "okWindowSeconds", 90), max ?? 65536, clock];
+  return [names && names.slice(), positive(o, "okWindowSeconds", window), max ?? maxFrame, clock];
 }
 
 // start(url, options): [protocol (0 gateway, 1 nats), token, tokenProvider,
 // user, pass, backoff initialMs, backoff maxMs, pingIntervalMs, pongTimeoutMs].
-export function connectOptions(options) {
+// `defaults` holds the last four, from Rust (link.rs, backoff.rs).
+export function connectOptions(options, defaults) {
+  const [initialMs, maxMs, pingMs, pongMs] = defaults;
   const known = ["protocol", "token", "tokenProvider", "user", "pass", "backoff", "pingIntervalMs", "pongTimeoutMs"];
   const o = optionsObject(options, "start", known) ?? {};
   const protocol = o.protocol ?? "gateway";
@@ -214,11 +217,11 @@ export function connectOptions(options) {
     throw optionError(false, 'user and pass are for protocol "nats"; the gateway takes a token', o);
   }
   const b = optionsObject(o.backoff, "backoff", ["initialMs", "maxMs"]) ?? {};
-  const initial = positive(b, "initialMs", 500);
-  const max = positive(b, "maxMs", Math.max(30000, initial));
+  const initial = positive(b, "initialMs", initialMs);
+  const max = positive(b, "maxMs", Math.max(maxMs, initial));
   if (max < initial) throw optionError(true, "backoff.maxMs must be at least backoff.initialMs", b);
   return [protocol === "nats" ? 1 : 0, token, provider, user, pass, initial, max,
-    positive(o, "pingIntervalMs", 20000), positive(o, "pongTimeoutMs", 10000)];
+    positive(o, "pingIntervalMs", pingMs), positive(o, "pongTimeoutMs", pongMs)];
 }
 
 export class Host {

@@ -481,16 +481,6 @@ fn push_wtf8(cp: u32, out: &mut Vec<u8>) {
     }
 }
 
-/// Compares a string token's content with a plain ASCII key, resolving
-/// escapes only when there are any (`"\u0074s"` is the key `ts`).
-pub fn key_is(content: &[u8], escaped: bool, key: &[u8], scratch: &mut Vec<u8>) -> bool {
-    if !escaped {
-        return content == key;
-    }
-    unescape(content, scratch);
-    scratch.as_slice() == key
-}
-
 /// Appends `s` to `out` as a JSON string literal, quotes included.
 pub fn quote(s: &str, out: &mut String) {
     out.push('"');
@@ -807,8 +797,6 @@ mod tests {
         let mut lone = Vec::new();
         unescape(br"\ud800", &mut lone);
         assert_eq!(lone, b"\xed\xa0\x80");
-        assert!(key_is(br"\u0074s", true, b"ts", &mut out));
-        assert!(!key_is(br"ts ", false, b"ts", &mut out));
     }
 
     #[test]
