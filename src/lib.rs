@@ -31,12 +31,17 @@ pub mod json;
 pub mod link;
 pub mod nats;
 pub mod registry;
+pub mod session;
 pub mod topic;
 
 #[cfg(target_arch = "wasm32")]
 mod api;
 #[cfg(target_arch = "wasm32")]
 mod connection;
+#[cfg(target_arch = "wasm32")]
+mod host;
+#[cfg(target_arch = "wasm32")]
+mod options;
 #[cfg(target_arch = "wasm32")]
 mod socket;
 

@@ -1,7 +1,6 @@
 //! The connection's bookkeeping, shared by both transports: its state, the
 //! attempt count and its reset, the last error, the next retry, and the
-//! gateway protocol's client frames. Pure: the browser shell (`socket.rs`,
-//! `api.rs`) owns the socket and the timers and reports what happened here.
+//! gateway protocol's client frames. Pure: [`crate::session`] drives it.
 
 use crate::backoff::Backoff;
 use crate::json;
@@ -30,28 +29,6 @@ pub enum Protocol {
     Gateway,
     /// The NATS client protocol, straight to a `nats-server` listener.
     Nats,
-}
-
-/// `ConnectOptions`, parsed and checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnectOptions {
-    pub protocol: Protocol,
-    pub backoff: Backoff,
-    pub ping_interval_ms: f64,
-    pub pong_timeout_ms: f64,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        ConnectOptions {
-            protocol: Protocol::Gateway,
-            backoff: Backoff::default(),
-            // A ping every 20 s, dead after 10 s of silence: a half-open
-            // connection is noticed within about 30 s.
-            ping_interval_ms: 20_000.0,
-            pong_timeout_ms: 10_000.0,
-        }
-    }
 }
 
 /// The connection's state between events.
