@@ -329,6 +329,15 @@ pub fn head<'a>(bytes: &'a [u8], env: &Envelope, scratch: &'a mut Scratch) -> He
     }
 }
 
+/// Rule 4 for a NATS body that is an envelope (it has a `payload`).
+pub fn envelope_version(bytes: &[u8], env: &Envelope) -> Result<(), Reason> {
+    if is_bare(env) {
+        Ok(())
+    } else {
+        check_version(bytes, env)
+    }
+}
+
 /// Rule 4: `v`, if present, equals 1.
 fn check_version(bytes: &[u8], env: &Envelope) -> Result<(), Reason> {
     match (env.v.count, env.v.span) {
@@ -346,28 +355,56 @@ fn check_version(bytes: &[u8], env: &Envelope) -> Result<(), Reason> {
     }
 }
 
-/// The `message` of a gateway `{"op":"error","message":...}` frame.
-pub fn control_error(bytes: &[u8]) -> Option<String> {
+/// What a gateway control frame asks of the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    /// `{"op":"error","message":...}`: a client frame was refused.
+    Error(String),
+    /// `{"op":"status","upstream":"up"|"down","since":<s>}`: the gateway's
+    /// own link to the bus, and how long it has been in that state.
+    Status { up: bool, since_s: f64 },
+    /// `pong`, or an op this client does not act on.
+    Other,
+}
+
+/// Reads a gateway control frame (one with an `op`).
+pub fn control(bytes: &[u8]) -> Control {
     let mut s = Scanner::new(bytes);
-    let (mut is_error, mut message) = (false, None);
+    let (mut op, mut message, mut upstream, mut since) = (None, None, None, 0.0);
     let mut buf = Vec::new();
-    s.members(0, &mut |sc, key, value| {
+    let read = s.members(0, &mut |sc, key, value| {
         let k = &sc.bytes[key.start..key.end];
+        if k == b"since" && value.kind == Kind::Number {
+            since = json::finite_f64(&sc.bytes[value.start..value.end])
+                .filter(|s| *s >= 0.0)
+                .unwrap_or(0.0);
+            return;
+        }
         if value.kind != Kind::String {
             return;
         }
         json::unescape(&sc.bytes[value.start + 1..value.end - 1], &mut buf);
-        if k == b"op" {
-            is_error = buf == b"error";
-        } else if k == b"message" {
-            message = Some(json::text(&buf));
+        match k {
+            b"op" => op = Some(buf.clone()),
+            b"message" => message = Some(json::text(&buf)),
+            b"upstream" => upstream = Some(buf.clone()),
+            _ => {}
         }
-    })
-    .ok()?;
-    if is_error {
-        message.or_else(|| Some(String::new()))
-    } else {
-        None
+    });
+    if read.is_err() {
+        return Control::Other;
+    }
+    match (op.as_deref(), upstream.as_deref()) {
+        (Some(b"error"), _) => Control::Error(message.unwrap_or_default()),
+        (Some(b"status"), Some(b"up")) => Control::Status {
+            up: true,
+            since_s: since,
+        },
+        (Some(b"status"), Some(b"down")) => Control::Status {
+            up: false,
+            since_s: since,
+        },
+        _ => Control::Other,
     }
 }
 
@@ -399,12 +436,13 @@ pub fn body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat,
 /// `{"worker":"api","ts":1764190000.5}`) scanned with [`Shape::Bare`], or for
 /// NATS a bus envelope (it has a `payload` member).
 pub fn bare_body(bytes: &[u8], env: &Envelope, scratch: &mut Scratch) -> Result<Beat, Reason> {
-    if !env.collected {
-        return Err(Reason::BadPayload);
-    }
     if env.payload.count > 0 {
+        // An envelope: `"payload": null` is accepted here as on a gateway.
         check_version(bytes, env)?;
         return body(bytes, env, scratch);
+    }
+    if !env.collected {
+        return Err(Reason::BadPayload);
     }
     Ok(Beat {
         ts: payload_ts(bytes, scratch)?,

@@ -313,16 +313,21 @@ impl Registry {
             return Outcome::Rejected(Reason::TooLarge);
         }
         // The subject decides first: a message on another topic is dropped
-        // without its body being read (it was not ours to parse).
+        // without its body being read (it was not ours to parse). A health
+        // message then goes through the rules in the gateway's order: the
+        // body's JSON (2, 3) and version (4) before the allowlist (7).
         let Some(name) = topic::health_worker(subject) else {
             return Outcome::Ignored;
-        };
-        let Some(index) = index_of(&self.names, name) else {
-            return Outcome::Rejected(Reason::UnknownWorker);
         };
         let mut env = match frame::scan(body, &mut self.scratch, Shape::Message) {
             Ok(env) => env,
             Err(r) => return Outcome::Rejected(r),
+        };
+        if let Err(r) = frame::envelope_version(body, &env) {
+            return Outcome::Rejected(r);
+        }
+        let Some(index) = index_of(&self.names, name) else {
+            return Outcome::Rejected(Reason::UnknownWorker);
         };
         if frame::is_bare(&env) {
             // A bare heartbeat payload, as `nats pub` from a shell sends it.
@@ -445,6 +450,12 @@ impl Registry {
         } else {
             b"{}"
         }
+    }
+
+    /// When row `index`'s beat arrived, if it has one.
+    pub fn arrival(&self, index: usize) -> Option<Instant> {
+        let e = &self.entries[index];
+        e.arrival.filter(|_| e.seen)
     }
 
     /// Changes with every recorded beat of row `index`.

@@ -674,6 +674,62 @@ fn nats_messages_take_the_subject_as_the_topic() {
     );
 }
 
+/// Item 5 of the shell issue: NATS and gateway frames were judged
+/// differently. `"payload": null` was `bad_payload` on NATS only, and NATS
+/// decided `unknown_worker` before `not_json`.
+#[test]
+fn nats_and_gateway_frames_get_the_same_verdict() {
+    let c = clock();
+    let cases: [(&str, &str, &str); 6] = [
+        ("api", r#"{"v":1,"payload":null}"#, "recorded"),
+        ("intruder", "not json", "not_json"),
+        ("intruder", "[1]", "not_object"),
+        ("intruder", r#"{"v":2,"payload":{}}"#, "unsupported_version"),
+        ("intruder", r#"{"payload":{}}"#, "unknown_worker"),
+        ("api", r#"{"payload":7}"#, "bad_payload"),
+    ];
+    for (worker, body, want) in cases {
+        let topic = format!("system.{worker}.health");
+        // The same event as a gateway frame: the envelope's members with the
+        // topic first.
+        let gateway = if body.starts_with('{') && body.len() > 2 {
+            format!(r#"{{"topic":"{topic}",{}"#, &body[1..])
+        } else {
+            format!(r#"{{"topic":"{topic}","payload":{body}}}"#)
+        };
+        let verdict = |o: Outcome| match o {
+            Outcome::Recorded(_) => "recorded",
+            Outcome::Rejected(r) => r.as_str(),
+            _ => "other",
+        };
+        let mut on_nats = reg();
+        let got = verdict(on_nats.ingest_nats(topic.as_bytes(), body.as_bytes(), &c));
+        assert_eq!(got, want, "nats: {body}");
+        if body.starts_with('{') {
+            let mut on_gateway = reg();
+            let got = verdict(on_gateway.ingest(gateway.as_bytes(), &c));
+            assert_eq!(got, want, "gateway: {gateway}");
+        }
+    }
+}
+
+/// Item 6 of the shell issue: a string may be judged without its bytes being
+/// measured only when it cannot exceed `maxFrameBytes` as UTF-8.
+#[test]
+fn a_string_short_enough_to_probe_always_fits_as_utf8() {
+    for max in [1usize, 2, 3, 100, 1365, 65_536] {
+        let units = crate::session::probe_units(max);
+        // The worst case: every UTF-16 unit a lone surrogate or a
+        // three-byte character.
+        let worst = units * 3;
+        assert!(worst <= max, "{units} units could be {worst} bytes > {max}");
+        let s: String = std::iter::repeat_n('\u{20ac}', units).collect();
+        assert!(s.len() <= max);
+    }
+    // The string from the report: 40,036 units, 80,036 bytes.
+    assert!(40_036 > crate::session::probe_units(65_536));
+}
+
 /// Found by `fuzz/` (target `frame`): in a NATS body, a `topic` that is not a
 /// health topic stopped the read, so everything after it skipped the rules
 /// (a body that is not JSON, a second `payload`, `v`, a bad `age`) and the
