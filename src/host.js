@@ -1,17 +1,21 @@
 // The JavaScript half of a WorkerRegistry: it copies frames into wasm memory,
 // builds snapshot rows as plain objects, and calls onChange listeners.
 // Each of these is cheaper on this side of the boundary than crossing it once
-// per field from Rust.
+// per field from Rust. Names, codes and the number buffer's layout come from
+// Rust (host.rs) in `tables`: nothing here is kept in step by hand.
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const REASONS = [
-  "too_large", "not_json", "not_object", "unsupported_version", "bad_topic",
-  "unknown_worker", "bad_payload", "bad_ts", "bad_age",
-];
-const CHANGES = ["beat", "status", "connection"];
-const STATES = ["idle", "connecting", "open", "backoff", "closed"];
 const EMPTY = Object.freeze({});
+
+// Frames and bytes copied into wasm memory by every registry on the page:
+// tests read them (debugCounts) to prove a refused frame was never copied.
+let copies = 0;
+let copiedBytes = 0;
+
+export function copyCounts() {
+  return [copies, copiedBytes];
+}
 
 // Freezes an `extra` and everything in it. JSON.parse made it, so it is a tree
 // (no cycles) at most 128 levels deep: the scanner refused deeper frames.
@@ -64,7 +68,7 @@ function isHealth(s, a, z) {
   return z - a > 14 && s.startsWith("system.", a) && s.startsWith(".health", z - 7) && s.indexOf(".", a + 7) === z - 7;
 }
 
-// The envelope as PROTOCOL.md writes it, {"v":1,"id":"<hex>","topic":"...",
+// The envelope in the field order of docs/protocol.md, {"v":1,"id":"<hex>","topic":"...",
 // read with a few native string searches: 1 when its topic is another
 // topic, -1 when it is a health topic, 0 when the frame starts otherwise.
 function canonicalTopic(s) {
@@ -125,7 +129,8 @@ function otherTopic(s) {
   }
 }
 
-function describe(value) {
+// How an option error shows the value it got.
+export function describe(value) {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return "an array";
   if (value === null) return "null";
@@ -134,107 +139,22 @@ function describe(value) {
   return String(value);
 }
 
-// The error a constructor or start() option raises: it names the option and
-// the rule, and shows what was given.
-export function optionError(range, message, got) {
-  const text = "WorkerRegistry: " + message + " (got " + describe(got) + ")";
-  return range ? new RangeError(text) : new TypeError(text);
-}
-
-// Options are JS objects, checked here where reading them is cheap; the
-// bus's rules for worker names are checked in Rust (topic.rs).
-
-function optionsObject(value, what, known) {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw optionError(false, what + " options must be an object", value);
-  }
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      throw optionError(false, "unknown " + what + ' option "' + key + '"; the options are ' + known.join(", "), value[key]);
-    }
-  }
-  return value;
-}
-
-function positive(o, key, fallback) {
-  const v = o[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-    throw optionError(typeof v === "number", key + " must be a finite number greater than 0", v);
-  }
-  return v;
-}
-
-function text(o, key) {
-  const v = o[key];
-  if (v !== undefined && typeof v !== "string") throw optionError(false, key + " must be a string", v);
-  return v;
-}
-
-// new WorkerRegistry(options): [knownWorkers or undefined, okWindowSeconds,
-// maxFrameBytes, clock or undefined]. The defaults and the largest frame
-// limit come from Rust (registry.rs), which owns them.
-export function registryOptions(options, window, maxFrame, largestFrame) {
-  const o = optionsObject(options, "WorkerRegistry", ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock"]);
-  if (o === undefined) return [undefined, window, maxFrame, undefined];
-  const names = o.knownWorkers;
-  if (names !== undefined) {
-    if (!Array.isArray(names)) throw optionError(false, "knownWorkers must be an array of worker names", names);
-    names.forEach((n, i) => {
-      if (typeof n !== "string") throw optionError(false, "knownWorkers[" + i + "] must be a string", n);
-    });
-  }
-  const max = o.maxFrameBytes;
-  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= largestFrame)) {
-    throw optionError(typeof max === "number", "maxFrameBytes must be a whole number of bytes from 1 to " + largestFrame, max);
-  }
-  const clock = o.clock;
-  if (clock !== undefined && (clock === null || typeof clock !== "object" || typeof clock.monoMs !== "function" || typeof clock.wallMs !== "function")) {
-    throw optionError(false, "clock must be an object with monoMs() and wallMs() methods", clock);
-  }
-  return [names && names.slice(), positive(o, "okWindowSeconds", window), max ?? maxFrame, clock];
-}
-
-// start(url, options): [protocol (0 gateway, 1 nats), token, tokenProvider,
-// user, pass, backoff initialMs, backoff maxMs, pingIntervalMs, pongTimeoutMs].
-// `defaults` holds the last four, from Rust (link.rs, backoff.rs).
-export function connectOptions(options, defaults) {
-  const [initialMs, maxMs, pingMs, pongMs] = defaults;
-  const known = ["protocol", "token", "tokenProvider", "user", "pass", "backoff", "pingIntervalMs", "pongTimeoutMs"];
-  const o = optionsObject(options, "start", known) ?? {};
-  const protocol = o.protocol ?? "gateway";
-  if (protocol !== "gateway" && protocol !== "nats") throw optionError(false, 'protocol must be "gateway" or "nats"', protocol);
-  const token = text(o, "token");
-  const user = text(o, "user");
-  const pass = text(o, "pass");
-  const provider = o.tokenProvider;
-  if (provider !== undefined) {
-    if (typeof provider !== "function") throw optionError(false, "tokenProvider must be a function", provider);
-    if (token !== undefined) throw optionError(false, "give token or tokenProvider, not both", o);
-  }
-  if (protocol === "gateway" && (user !== undefined || pass !== undefined)) {
-    throw optionError(false, 'user and pass are for protocol "nats"; the gateway takes a token', o);
-  }
-  const b = optionsObject(o.backoff, "backoff", ["initialMs", "maxMs"]) ?? {};
-  const initial = positive(b, "initialMs", initialMs);
-  const max = positive(b, "maxMs", Math.max(maxMs, initial));
-  if (max < initial) throw optionError(true, "backoff.maxMs must be at least backoff.initialMs", b);
-  return [protocol === "nats" ? 1 : 0, token, provider, user, pass, initial, max,
-    positive(o, "pingIntervalMs", pingMs), positive(o, "pongTimeoutMs", pongMs)];
-}
-
 export class Host {
-  constructor(memory, names, clock) {
+  // `tables` (host.rs): {changes, statuses, rowStride, tooLarge, notText,
+  // ignored, maxFrameBytes, probeUnits}.
+  constructor(memory, names, clock, tables) {
     this.memory = memory;
     this.names = names;
     this.clock = clock;
+    this.t = tables;
     this.lastMono = 0;
     this.lastWall = 0;
     this.extras = names.map(() => EMPTY);
     this.listeners = new Set();
     this.u8 = null;
     this.f64 = null;
+    // A text NATS message, encoded once and then copied in chunks.
+    this.pending = null;
   }
 
   // Where Rust's frame buffer and number buffer are; views over them are
@@ -255,45 +175,73 @@ export class Host {
     }
   }
 
-  // Copies a frame into the frame buffer. Returns its length in bytes, -1
-  // when it is longer than `max` (a string is measured in UTF-16 units
-  // before anything is copied), -2 when it is neither text nor bytes, -4
-  // when a string is on another topic (`probe`) and need not be copied.
-  load(frame, max, probe) {
+  // Copies a frame into the frame buffer and returns its length in bytes,
+  // or one of Rust's codes instead: too large, not text or bytes, or (with
+  // `probe`) a string on another topic that need not be copied at all.
+  // maxFrameBytes is a limit in UTF-8 bytes, so a string and its bytes get
+  // the same verdict: a string is refused unread only when even one byte per
+  // unit is too many, and judged unread only when even three bytes per unit
+  // fit (probeUnits); anything between is encoded and measured.
+  load(frame, probe) {
+    const t = this.t;
     if (typeof frame === "string") {
-      if (frame.length > max) return -1;
+      if (frame.length > t.maxFrameBytes) return t.tooLarge;
       // Copying a string into wasm costs about as much as half a JSON.parse
       // of it; most of the bus's traffic is on other topics.
-      if (probe && otherTopic(frame)) return -4;
+      if (probe && frame.length <= t.probeUnits && otherTopic(frame)) return t.ignored;
       this.views();
-      // The buffer holds 3 bytes per UTF-16 unit, the worst case, so the
-      // whole string always fits.
-      return encoder.encodeInto(frame, this.u8).written;
+      // The buffer holds 3 bytes per allowed UTF-16 unit, the worst case,
+      // so the whole string always fits; Rust measures the bytes.
+      const n = encoder.encodeInto(frame, this.u8).written;
+      copies++;
+      copiedBytes += n;
+      return n;
     }
-    let bytes;
-    if (frame instanceof Uint8Array) bytes = frame;
-    else if (frame instanceof ArrayBuffer) bytes = new Uint8Array(frame);
-    else if (ArrayBuffer.isView(frame)) bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
-    else return -2;
-    if (bytes.byteLength > max) return -1;
+    const bytes = asBytes(frame);
+    if (bytes === null) return t.notText;
+    if (bytes.byteLength > t.maxFrameBytes) return t.tooLarge;
     this.views();
     this.u8.set(bytes);
+    copies++;
+    copiedBytes += bytes.byteLength;
     return bytes.byteLength;
   }
 
+  // The length in bytes of a transport message (NATS), copied afterwards in
+  // chunks of the buffer's size with `chunk`: its size is the transport's
+  // business, not maxFrameBytes'.
+  size(frame) {
+    if (typeof frame === "string") {
+      this.pending = encoder.encode(frame);
+      return this.pending.byteLength;
+    }
+    this.pending = asBytes(frame);
+    return this.pending === null ? 0 : this.pending.byteLength;
+  }
+
+  chunk(offset) {
+    this.views();
+    const part = this.pending.subarray(offset, offset + this.frameCap);
+    this.u8.set(part);
+    copies++;
+    copiedBytes += part.byteLength;
+    if (offset + part.byteLength >= this.pending.byteLength) this.pending = null;
+    return part.byteLength;
+  }
+
   // A payload object given to record(), as JSON text in the frame buffer.
-  // Returns the length, -1 when too large, -3 when it cannot be serialised
-  // (a cycle, a BigInt) or is not an object.
-  loadPayload(payload, max) {
-    if (payload === undefined || payload === null) return this.load("{}", max);
-    if (typeof payload !== "object") return -3;
+  // Returns the length, or a code: too large, or not text (it cannot be
+  // serialised: a cycle, a BigInt; or it is not an object).
+  loadPayload(payload) {
+    if (payload === undefined || payload === null) return this.load("{}", false);
+    if (typeof payload !== "object") return this.t.notText;
     let text;
     try {
       text = JSON.stringify(payload);
     } catch {
-      return -3;
+      return this.t.notText;
     }
-    return this.load(text, max);
+    return this.load(text, false);
   }
 
   mono() {
@@ -335,50 +283,30 @@ export class Host {
   }
 
   // The snapshot: Rust wrote [status, ts, seconds_since] per row into the
-  // number buffer. A new array of new row objects every call; `extra` objects
-  // are shared until their worker's next beat, and frozen.
+  // number buffer, `rowStride` numbers a row. A new array of new row objects
+  // every call; `extra` objects are shared until their worker's next beat,
+  // and frozen.
   rows(n) {
     this.views();
     const f = this.f64;
     const names = this.names;
     const extras = this.extras;
+    const statuses = this.t.statuses;
+    const stride = this.t.rowStride;
     const out = new Array(n);
-    for (let i = 0, k = 0; i < n; i++, k += 3) {
+    for (let i = 0, k = 0; i < n; i++, k += stride) {
       const status = f[k];
       out[i] = status === 0
-        ? { name: names[i], status: "unknown", last_heartbeat_ts: null, seconds_since: null, extra: EMPTY }
-        : { name: names[i], status: status === 1 ? "ok" : "stale", last_heartbeat_ts: f[k + 1], seconds_since: f[k + 2], extra: extras[i] };
+        ? { name: names[i], status: statuses[0], last_heartbeat_ts: null, seconds_since: null, extra: EMPTY }
+        : { name: names[i], status: statuses[status], last_heartbeat_ts: f[k + 1], seconds_since: f[k + 2], extra: extras[i] };
     }
     return out;
   }
 
-  // stats(): Rust wrote accepted, ignored, superseded, then one count per reason.
-  stats() {
-    this.views();
-    const f = this.f64;
-    const rejected = {};
-    for (let i = 0; i < REASONS.length; i++) rejected[REASONS[i]] = f[3 + i];
-    return { accepted: f[0], ignored: f[1], superseded: f[2], rejected };
-  }
-
-  // connection(): Rust wrote state, attempts, next_retry_ms (-1 for none).
-  connection(url, lastError) {
-    this.views();
-    const f = this.f64;
-    const state = STATES[f[0]];
-    return {
-      state,
-      bus_connected: state === "open",
-      url: url === undefined ? null : url,
-      attempts: f[1],
-      last_error: lastError === undefined ? null : lastError,
-      next_retry_ms: f[2] < 0 ? null : f[2],
-    };
-  }
-
   // Asks a tokenProvider for a token, and hands the answer (or the error)
   // to Rust as [generation, token, error]. Promise.resolve().then(...) makes
-  // a provider that throws synchronously and one that rejects look alike.
+  // a provider that throws synchronously and one that rejects look alike,
+  // and keeps the provider from running inside Rust's call.
   fetchToken(provider, generation, done) {
     Promise.resolve()
       .then(() => provider())
@@ -391,6 +319,7 @@ export class Host {
   // The URL a WebSocket will be opened with, or undefined if it cannot be
   // one. Relative URLs resolve against the page; http(s) becomes ws(s).
   checkUrl(url) {
+    if (typeof url !== "string") return undefined;
     let parsed;
     try {
       parsed = new URL(url, globalThis.location?.href);
@@ -435,7 +364,7 @@ export class Host {
 
   emit(code) {
     if (this.listeners.size === 0) return;
-    const reason = CHANGES[code];
+    const reason = this.t.changes[code];
     // Set iteration skips entries deleted meanwhile, so a listener may
     // unsubscribe itself or another one while being called.
     for (const entry of this.listeners) {
@@ -453,4 +382,13 @@ export class Host {
     this.dead = true;
     this.listeners.clear();
   }
+}
+
+// A binary frame as bytes, or null when the value is neither bytes nor a
+// buffer.
+function asBytes(frame) {
+  if (frame instanceof Uint8Array) return frame;
+  if (frame instanceof ArrayBuffer) return new Uint8Array(frame);
+  if (ArrayBuffer.isView(frame)) return new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+  return null;
 }
