@@ -75,7 +75,11 @@ const env = {
 };
 console.log(`live-harness: gateways ${gateways.open.url} and ${gateways.auth.url} (token), nats ${nats.url}, control ${env.WR_HARNESS_URL}`);
 
-const args = ["test", "--headless", "--chrome", ...process.argv.slice(2)];
+// The live tests are marked #[ignore] (a bare `wasm-pack test` must not
+// pass them unrun); with the servers up, they are included. Arguments go to
+// the test runner: `node tests/live-harness.mjs nats` runs the tests whose
+// names contain "nats".
+const args = ["test", "--headless", "--chrome", "--", "--", "--include-ignored", ...process.argv.slice(2)];
 const child = spawn("wasm-pack", args, { cwd: ROOT, env, stdio: "inherit" });
 const [code] = await once(child, "exit");
 

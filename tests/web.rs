@@ -107,6 +107,11 @@ pub async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
+/// Frames copied into wasm memory so far, by every registry on the page.
+pub fn copies() -> u32 {
+    get(&debug_counts(), "copies").as_f64().unwrap() as u32
+}
+
 pub fn counts() -> (u32, u32) {
     let c = debug_counts();
     (
@@ -419,11 +424,7 @@ fn strings_decided_from_the_topic_agree_with_the_bytes_path() {
 fn a_ten_megabyte_string_is_refused_before_it_is_copied() {
     let reg = registry("{}");
     ingest(&reg, &beat("api", ""));
-    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-    let before = memory
-        .buffer()
-        .unchecked_into::<js_sys::ArrayBuffer>()
-        .byte_length();
+    let copied_before = copies();
     let huge: JsString = js(
         r#""{\"topic\":\"system.api.health\",\"pad\":\"" + "x".repeat(10 * 1024 * 1024) + "\"}""#,
     )
@@ -431,17 +432,18 @@ fn a_ten_megabyte_string_is_refused_before_it_is_copied() {
     assert!(huge.length() > 10_000_000);
     assert!(!m(&reg, "ingest", &[huge.into()]).as_bool().unwrap());
     assert_eq!(rejected(&reg, "too_large"), 1.0);
-    let after = memory
-        .buffer()
-        .unchecked_into::<js_sys::ArrayBuffer>()
-        .byte_length();
     assert_eq!(
-        before, after,
-        "wasm memory did not grow: the string was never copied in"
+        copies(),
+        copied_before,
+        "the string was never copied into wasm memory"
     );
     let big_bytes = Uint8Array::new_with_length(10 << 20);
     assert!(!m(&reg, "ingest", &[big_bytes.into()]).as_bool().unwrap());
     assert_eq!(rejected(&reg, "too_large"), 2.0);
+    assert_eq!(copies(), copied_before, "nor were the bytes");
+    // The counter can move: a frame that is taken is copied once.
+    ingest(&reg, &beat("bus", ""));
+    assert_eq!(copies(), copied_before + 1);
     assert_eq!(status_of(&reg, "api"), "ok", "the row is untouched");
 }
 
@@ -701,7 +703,7 @@ async fn idle_without_a_url_and_stop_is_idempotent() {
     let c = m(&reg, "connection", &[]);
     assert_eq!(
         JSON::stringify(&c).unwrap(),
-        r#"{"state":"idle","bus_connected":false,"url":null,"attempts":0,"last_error":null,"next_retry_ms":null}"#
+        r#"{"state":"idle","bus_connected":false,"upstream":"unknown","upstream_for_s":null,"url":null,"attempts":0,"last_error":null,"next_retry_ms":null}"#
     );
     assert!(snapshot(&reg)
         .iter()
@@ -735,5 +737,148 @@ async fn free_leaves_no_timer_behind() {
         js("globalThis.__late").as_f64(),
         Some(0.0),
         "no callback after free()"
+    );
+}
+
+/// Item 6 of the shell issue: a string of 40,036 UTF-16 units on another
+/// topic is 80,036 bytes as UTF-8. It was `ignored` as a string and
+/// `too_large` as bytes; maxFrameBytes is a limit in bytes, for both.
+#[wasm_bindgen_test]
+fn a_string_and_its_bytes_get_the_same_verdict_near_the_limit() {
+    let as_text = registry("{}");
+    let as_bytes = registry("{}");
+    let frame: JsString =
+        js(r#""{\"topic\":\"attacker.observed\",\"x\":\"" + "é".repeat(40000) + "\"}""#)
+            .unchecked_into();
+    assert_eq!(frame.length(), 40_036);
+    let text = frame.as_string().unwrap();
+    assert_eq!(text.len(), 80_036);
+    m(&as_text, "ingest", &[frame.into()]);
+    m(
+        &as_bytes,
+        "ingest",
+        &[Uint8Array::from(text.as_bytes()).into()],
+    );
+    assert_eq!(rejected(&as_text, "too_large"), 1.0, "as a string");
+    assert_eq!(rejected(&as_bytes, "too_large"), 1.0, "as bytes");
+    // Just under the limit in bytes, both ignore it.
+    let fits: JsString =
+        js(r#""{\"topic\":\"attacker.observed\",\"x\":\"" + "é".repeat(32700) + "\"}""#)
+            .unchecked_into();
+    let fits_text = fits.as_string().unwrap();
+    assert!(fits_text.len() <= 65_536);
+    m(&as_text, "ingest", &[fits.into()]);
+    m(
+        &as_bytes,
+        "ingest",
+        &[Uint8Array::from(fits_text.as_bytes()).into()],
+    );
+    assert_eq!(
+        get(&m(&as_text, "stats", &[]), "ignored").as_f64(),
+        Some(1.0)
+    );
+    assert_eq!(
+        get(&m(&as_bytes, "stats", &[]), "ignored").as_f64(),
+        Some(1.0)
+    );
+}
+
+/// Item 9 of the shell issue: a custom clock that calls `snapshot()` ran
+/// while the registry was mutably borrowed, which panicked and (with
+/// `panic = "abort"`) killed the instance.
+#[wasm_bindgen_test]
+fn a_clock_that_calls_back_into_the_registry_is_safe() {
+    js("globalThis.__reentrant = { reg: null, calls: 0 }");
+    let reg = registry(
+        // The guard stops the clock's own calls (snapshot() reads the clock)
+        // from recursing forever.
+        "{clock: { monoMs() { const r = globalThis.__reentrant; if (r.reg && !r.busy) { r.busy = true; r.calls++; try { r.reg.snapshot(); r.reg.stats(); r.reg.connection(); } finally { r.busy = false; } } return 1000; }, wallMs: () => 1764190000000 }}",
+    );
+    Reflect::set(&js("globalThis.__reentrant"), &"reg".into(), &reg).unwrap();
+    assert!(ingest(&reg, &beat("api", r#","pid":1"#)));
+    assert!(ingest(&reg, &beat("bus", r#","pid":2"#)));
+    assert_eq!(status_of(&reg, "api"), "ok");
+    assert!(js("globalThis.__reentrant.calls").as_f64().unwrap() >= 2.0);
+    // The clock ran after each frame was copied in, and its snapshot()
+    // wrote extras through the same buffer: the frames must be intact.
+    assert_eq!(get(&get(&row(&reg, "bus"), "extra"), "pid").as_f64(), Some(2.0));
+    assert_eq!(get(&m(&reg, "stats", &[]), "accepted").as_f64(), Some(2.0));
+}
+
+/// Item 2 of the shell issue: a listener that calls `stop()` on the
+/// "connecting" event left a socket open and a timer armed.
+#[wasm_bindgen_test]
+async fn stop_from_a_connecting_listener_leaves_nothing_behind() {
+    let before = counts();
+    let reg = registry("{}");
+    Reflect::set(&js("globalThis"), &"__stopper".into(), &reg).unwrap();
+    let listener: Function = js(
+        "(r) => { const c = globalThis.__stopper.connection(); if (r === 'connection' && c.state === 'connecting') globalThis.__stopper.stop(); }",
+    )
+    .unchecked_into();
+    m(&reg, "onChange", &[listener.into()]);
+    // Nothing listens there: the attempt would fail and retry forever.
+    m(&reg, "start", &["ws://127.0.0.1:9/bus".into()]);
+    assert_eq!(
+        get(&m(&reg, "connection", &[]), "state")
+            .as_string()
+            .as_deref(),
+        Some("closed")
+    );
+    assert_eq!(counts(), before, "no socket and no timer left after stop()");
+    sleep(100).await;
+    assert_eq!(counts(), before);
+    assert_eq!(
+        get(&m(&reg, "connection", &[]), "state")
+            .as_string()
+            .as_deref(),
+        Some("closed")
+    );
+}
+
+#[wasm_bindgen_test]
+fn start_checks_its_urls_and_options() {
+    let reg = registry("{}");
+    let err = |args: &str| -> (String, String) {
+        Reflect::set(&js("globalThis"), &"__r".into(), &reg).unwrap();
+        let e = js(&format!("(() => {{ try {{ globalThis.__r.start({args}); return null; }} catch (e) {{ return e; }} }})()"));
+        assert!(!e.is_null(), "start({args}) was accepted");
+        (
+            get(&e, "name").as_string().unwrap(),
+            get(&e, "message").as_string().unwrap(),
+        )
+    };
+    let cases = [
+        ("[]", "TypeError", "start(urls) needs at least one URL"),
+        ("42", "TypeError", "needs a ws://, wss://, http:// or https:// URL (got 42)"),
+        ("['ws://a/', 'ftp://b/']", "TypeError", "(got \"ftp://b/\")"),
+        ("'ws://a/', {pingInterval: 5}", "TypeError", "unknown start option \"pingInterval\"; the options are protocol, token, tokenProvider, user, pass, backoff, pingIntervalMs, pongTimeoutMs (got 5)"),
+        ("'ws://a/', {protocol: 'mqtt'}", "TypeError", "protocol must be \"gateway\" or \"nats\" (got \"mqtt\")"),
+        ("'ws://a/', {token: 5}", "TypeError", "token must be a string (got 5)"),
+        ("'ws://a/', {token: 't', tokenProvider: () => 't'}", "TypeError", "give token or tokenProvider, not both"),
+        ("'ws://a/', {tokenProvider: 't'}", "TypeError", "tokenProvider must be a function (got \"t\")"),
+        ("'ws://a/', {user: 'u'}", "TypeError", "user and pass are for protocol \"nats\""),
+        ("'ws://a/', {pingIntervalMs: 0}", "RangeError", "pingIntervalMs must be a finite number greater than 0 (got 0)"),
+        ("'ws://a/', {pongTimeoutMs: '5'}", "TypeError", "pongTimeoutMs must be a finite number greater than 0 (got \"5\")"),
+        ("'ws://a/', {backoff: {initialMs: -1}}", "RangeError", "backoff.initialMs must be a finite number greater than 0 (got -1)"),
+        ("'ws://a/', {backoff: {initialMs: 100, maxMs: 50}}", "RangeError", "backoff.maxMs must be at least backoff.initialMs"),
+        ("'ws://a/', {backoff: {jitter: 1}}", "TypeError", "unknown backoff option \"jitter\""),
+        ("'ws://a/', 7", "TypeError", "start options must be an object (got 7)"),
+    ];
+    for (args, name, needle) in cases {
+        let (got_name, message) = err(args);
+        assert_eq!(got_name, name, "start({args}): {message}");
+        assert!(message.starts_with("WorkerRegistry: "), "{message}");
+        assert!(
+            message.contains(needle),
+            "start({args}): {message:?} lacks {needle:?}"
+        );
+    }
+    assert_eq!(
+        get(&m(&reg, "connection", &[]), "state")
+            .as_string()
+            .as_deref(),
+        Some("idle"),
+        "a refused start() starts nothing"
     );
 }

@@ -1,8 +1,10 @@
 //! The registry on real sockets: the dev gateway and nats-server, started by
-//! `tests/live-harness.mjs` (which `npm test` runs). Without the harness the
-//! URLs are not compiled in and these tests return at once, saying so.
+//! `tests/live-harness.mjs` (which `npm test` runs). Each test is marked
+//! `#[ignore]`: a bare `wasm-pack test --headless --chrome` lists them as
+//! ignored rather than passing them, and the harness runs them with
+//! `--include-ignored`. Included without the harness, they fail and say so.
 
-use js_sys::{Array, Function, Promise, JSON};
+use js_sys::{Array, Function, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -21,23 +23,20 @@ const NATS: Option<&str> = option_env!("WR_NATS_URL");
 /// Fast reconnects and keepalive, so failures are seen within a second.
 const FAST: &str = "backoff: {initialMs: 50, maxMs: 400}, pingIntervalMs: 400, pongTimeoutMs: 400";
 
-fn live() -> Option<(&'static str, &'static str, &'static str)> {
+const NEEDS: &str = "needs the live servers: npm test runs it through tests/live-harness.mjs";
+
+/// The open gateway's URL, its HTTP base, and the harness's control URL.
+fn live() -> (&'static str, &'static str, &'static str) {
     match (GATEWAY, GATEWAY_HTTP, HARNESS) {
-        (Some(g), Some(h), Some(c)) => Some((g, h, c)),
-        _ => {
-            web_sys_log(
-                "SKIP: no live servers (run through tests/live-harness.mjs, as npm test does)",
-            );
-            None
-        }
+        (Some(g), Some(h), Some(c)) => (g, h, c),
+        _ => panic!("{NEEDS} (run `node tests/live-harness.mjs`)"),
     }
 }
 
-fn web_sys_log(msg: &str) {
-    let _ = js_sys::eval(&format!(
-        "console.log({})",
-        JSON::stringify(&msg.into()).unwrap()
-    ));
+/// A URL the harness compiled in.
+fn env(value: Option<&'static str>) -> &'static str {
+    live();
+    value.unwrap_or_else(|| panic!("{NEEDS}"))
 }
 
 async fn fetch(url: &str, method: &str, body: Option<String>) -> Result<String, String> {
@@ -132,16 +131,19 @@ async fn stop(reg: &JsValue) {
 }
 
 async fn wait_open(reg: &JsValue) {
-    until(5000, "the connection is open", || async {
+    let opened = until(5000, "the connection is open", || async {
         state(reg) == "open"
     })
-    .await
-    .unwrap();
+    .await;
+    if let Err(e) = opened {
+        panic!("{e}; connection(): {}", String::from(JSON::stringify(&conn(reg)).unwrap()));
+    }
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn beats_arrive_and_retained_ones_make_rows_ok_at_once() {
-    let Some((url, http, _)) = live() else { return };
+    let (url, http, _) = live();
     // Beats published before the page connects are held by the gateway
     // and replayed, with their age, right after the subscription.
     publish(
@@ -211,8 +213,9 @@ async fn beats_arrive_and_retained_ones_make_rows_ok_at_once() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn a_gateway_restart_keeps_rows_and_comes_back_with_one_socket() {
-    let Some((url, http, _)) = live() else { return };
+    let (url, http, _) = live();
     let reg = registry("{}");
     start(&reg, url, "");
     wait_open(&reg).await;
@@ -262,8 +265,9 @@ async fn a_gateway_restart_keeps_rows_and_comes_back_with_one_socket() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn twenty_restarts_leave_one_socket_and_an_intact_registry() {
-    let Some((url, http, _)) = live() else { return };
+    let (url, http, _) = live();
     let reg = registry("{}");
     start(&reg, url, "");
     wait_open(&reg).await;
@@ -311,12 +315,9 @@ async fn twenty_restarts_leave_one_socket_and_an_intact_registry() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn a_wrong_token_is_unauthorized_and_a_token_provider_recovers() {
-    let (Some(url), Some(http), Some(token), Some(_)) =
-        (AUTH_GATEWAY, AUTH_GATEWAY_HTTP, TOKEN, HARNESS)
-    else {
-        return;
-    };
+    let (url, http, token) = (env(AUTH_GATEWAY), env(AUTH_GATEWAY_HTTP), env(TOKEN));
     let reg = registry("{}");
     start(&reg, url, "token: 'wrong'");
     until(3000, "the gateway refuses the token", || async {
@@ -383,8 +384,9 @@ async fn a_wrong_token_is_unauthorized_and_a_token_provider_recovers() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn stop_leaves_nothing_behind_and_start_works_again() {
-    let Some((url, http, _)) = live() else { return };
+    let (url, http, _) = live();
     let before = counts();
     let reg = registry("{}");
     js("globalThis.__after_stop = 0");
@@ -431,12 +433,10 @@ async fn stop_leaves_nothing_behind_and_start_works_again() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn start_is_idempotent_and_another_url_switches() {
-    let (Some((url, http, _)), Some(auth_url), Some(auth_http), Some(token)) =
-        (live(), AUTH_GATEWAY, AUTH_GATEWAY_HTTP, TOKEN)
-    else {
-        return;
-    };
+    let (url, http, _) = live();
+    let (auth_url, auth_http, token) = (env(AUTH_GATEWAY), env(AUTH_GATEWAY_HTTP), env(TOKEN));
     let reg = registry("{}");
     start(&reg, url, "");
     wait_open(&reg).await;
@@ -445,12 +445,12 @@ async fn start_is_idempotent_and_another_url_switches() {
     m(&reg, "onChange", &[listener.into()]);
     let total = admin_count(http, "total_connections").await;
     start(&reg, url, "");
-    start(&reg, url, "pingIntervalMs: 9999");
+    start(&reg, url, "");
     sleep(200).await;
     assert_eq!(
         js("globalThis.__changes").as_f64(),
         Some(0.0),
-        "the same URL changes nothing"
+        "the same URL and options change nothing"
     );
     assert_eq!(
         admin_count(http, "total_connections").await,
@@ -477,8 +477,9 @@ async fn start_is_idempotent_and_another_url_switches() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn a_hung_server_is_detected_by_the_keepalive() {
-    let Some((url, _, _)) = live() else { return };
+    let (url, _, _) = live();
     let reg = registry("{}");
     start(&reg, url, "");
     wait_open(&reg).await;
@@ -507,8 +508,9 @@ async fn a_hung_server_is_detected_by_the_keepalive() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn binary_frames_are_taken_like_text() {
-    let Some((_, http, _)) = live() else { return };
+    let (_, http, _) = live();
     let reg = registry("{}");
     // The flood socket sends pre-encoded beats as binary frames, then a
     // control frame, then closes.
@@ -533,10 +535,9 @@ async fn binary_frames_are_taken_like_text() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn nats_rows_turn_ok_from_beats_published_on_nats() {
-    let (Some(url), Some(_)) = (NATS, HARNESS) else {
-        return;
-    };
+    let url = env(NATS);
     let reg = registry("{}");
     start(
         &reg,
@@ -592,10 +593,9 @@ async fn nats_rows_turn_ok_from_beats_published_on_nats() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn nats_wrong_password_and_permission_violation() {
-    let (Some(url), Some(_)) = (NATS, HARNESS) else {
-        return;
-    };
+    let url = env(NATS);
     let reg = registry("{}");
     start(
         &reg,
@@ -635,10 +635,9 @@ async fn nats_wrong_password_and_permission_violation() {
 }
 
 #[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
 async fn nats_restart_brings_the_registry_back_resubscribed() {
-    let (Some(url), Some(_)) = (NATS, HARNESS) else {
-        return;
-    };
+    let url = env(NATS);
     let before = counts();
     let reg = registry("{}");
     start(
@@ -674,4 +673,193 @@ async fn nats_restart_brings_the_registry_back_resubscribed() {
     .unwrap();
     stop(&reg).await;
     assert_eq!(counts(), before, "stop() leaves no socket and no timer");
+}
+
+/// Item 1 of the shell issue: with `pingIntervalMs < pongTimeoutMs`, each
+/// ping replaced the previous ping's deadline and a frozen gateway was never
+/// detected.
+#[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
+async fn a_frozen_gateway_is_detected_with_frequent_pings() {
+    let (url, _, _) = live();
+    let reg = registry("{}");
+    let opts =
+        js("({backoff: {initialMs: 50, maxMs: 400}, pingIntervalMs: 500, pongTimeoutMs: 700})");
+    m(&reg, "start", &[url.into(), opts]);
+    wait_open(&reg).await;
+    harness("gw/open/pause").await;
+    let t0 = js_sys::Date::now();
+    let detected = until(4000, "the keepalive gives up", || async {
+        !get(&conn(&reg), "bus_connected").as_bool().unwrap()
+    })
+    .await;
+    harness("gw/open/resume").await;
+    detected.unwrap();
+    let took = js_sys::Date::now() - t0;
+    assert!(
+        took < 1800.0,
+        "detected within one ping and its timeout ({took} ms)"
+    );
+    let e = last_error(&reg).unwrap_or_default();
+    assert!(e.contains("keepalive"), "{e}");
+    wait_open(&reg).await;
+    stop(&reg).await;
+}
+
+/// Item 2 of the shell issue: a listener that calls `start(otherUrl)` on the
+/// "connecting" event left the registry stuck in `connecting`.
+#[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
+async fn start_from_a_connecting_listener_switches_and_connects() {
+    let (url, _, _) = live();
+    let before = counts();
+    let reg = registry("{}");
+    Reflect::set(&js("globalThis"), &"__switcher".into(), &reg).unwrap();
+    js(&format!("globalThis.__switch_to = {:?}", url));
+    let listener: Function = js(
+        "(r) => { const reg = globalThis.__switcher; if (r === 'connection' && reg.connection().state === 'connecting' && globalThis.__switch_to) { const u = globalThis.__switch_to; globalThis.__switch_to = null; reg.start(u); } }",
+    )
+    .unchecked_into();
+    m(&reg, "onChange", &[listener.into()]);
+    m(&reg, "start", &["ws://127.0.0.1:9/bus".into()]);
+    wait_open(&reg).await;
+    assert_eq!(get(&conn(&reg), "url").as_string().as_deref(), Some(url));
+    assert_eq!(counts().0, before.0 + 1, "one socket, the new one");
+    stop(&reg).await;
+    m(&reg, "free", &[]);
+    assert_eq!(counts(), before);
+}
+
+/// Item 3 of the shell issue: after `stop()` and `start()`, "status" never
+/// fired again until a beat arrived; and after a wall-clock jump it came
+/// late. The clock here is the page's own, shifted on demand.
+#[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
+async fn status_keeps_firing_after_stop_start_and_a_clock_jump() {
+    let (url, _, _) = live();
+    js("globalThis.__shift = 0; globalThis.__statuses = 0");
+    let reg = registry(
+        "{okWindowSeconds: 1.5, clock: { monoMs: () => performance.now(), wallMs: () => Date.now() + globalThis.__shift }}",
+    );
+    let listener: Function =
+        js("(r) => { if (r === 'status') globalThis.__statuses++; }").unchecked_into();
+    m(&reg, "onChange", &[listener.into()]);
+    start(&reg, url, "");
+    wait_open(&reg).await;
+    publish("open", "system.prober.health", r#"{"worker":"prober"}"#).await;
+    until(2000, "prober is ok", || async {
+        status_of(&reg, "prober") == "ok"
+    })
+    .await
+    .unwrap();
+    stop(&reg).await;
+    start(&reg, url, "");
+    until(3000, "status fires after stop() and start()", || async {
+        js("globalThis.__statuses").as_f64() == Some(1.0)
+    })
+    .await
+    .unwrap();
+    // A fresh beat, then the wall clock jumps ten minutes (a laptop wakes):
+    // "status" comes at the next timer tick (the 400 ms ping), not 1.5 s
+    // later.
+    publish("open", "system.prober.health", r#"{"worker":"prober"}"#).await;
+    until(2000, "prober is ok again", || async {
+        status_of(&reg, "prober") == "ok"
+    })
+    .await
+    .unwrap();
+    let t0 = js_sys::Date::now();
+    js("globalThis.__shift = 600000");
+    until(1400, "status fires after the jump", || async {
+        js("globalThis.__statuses").as_f64() == Some(2.0)
+    })
+    .await
+    .unwrap();
+    assert!(js_sys::Date::now() - t0 < 1400.0);
+    assert_eq!(status_of(&reg, "prober"), "stale");
+    stop(&reg).await;
+}
+
+/// Item 8 of the shell issue: `start(sameUrl, {token: newToken})` silently
+/// kept the old token.
+#[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
+async fn start_with_a_rotated_token_reconnects_with_it() {
+    let (auth_url, token) = (env(AUTH_GATEWAY), env(TOKEN));
+    let reg = registry("{}");
+    start(&reg, auth_url, "token: 'expired'");
+    until(3000, "the old token is refused", || async {
+        last_error(&reg).as_deref() == Some("unauthorized")
+    })
+    .await
+    .unwrap();
+    start(&reg, auth_url, &format!("token: '{token}'"));
+    wait_open(&reg).await;
+    stop(&reg).await;
+}
+
+/// Item 7 of the shell issue: with a small `maxFrameBytes`, nats-server's
+/// WebSocket messages (its INFO alone is several hundred bytes) overflowed
+/// the copy buffer and the registry reconnected in a loop.
+#[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
+async fn nats_works_with_a_small_max_frame_bytes() {
+    let url = env(NATS);
+    let reg = registry("{maxFrameBytes: 100}");
+    start(&reg, url, "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'");
+    wait_open(&reg).await;
+    nats_publish("system.agent.health", r#"{"worker":"agent","ts":1}"#).await;
+    until(3000, "agent is ok", || async {
+        status_of(&reg, "agent") == "ok"
+    })
+    .await
+    .unwrap();
+    assert_eq!(state(&reg), "open");
+    assert_eq!(
+        get(&conn(&reg), "attempts").as_f64(),
+        Some(0.0),
+        "no reconnect loop"
+    );
+    stop(&reg).await;
+}
+
+/// Item 4 of the shell issue: on NATS, a `system.bus.health` beat matches
+/// both subscriptions and was ingested twice.
+#[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
+async fn a_nats_bus_beat_counts_once() {
+    let url = env(NATS);
+    let reg = registry("{}");
+    start(&reg, url, "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'");
+    wait_open(&reg).await;
+    js("globalThis.__beats = 0");
+    let listener: Function =
+        js("(r) => { if (r === 'beat') globalThis.__beats++; }").unchecked_into();
+    m(&reg, "onChange", &[listener.into()]);
+    nats_publish("system.bus.health", r#"{"worker":"bus","ts":1}"#).await;
+    until(3000, "bus is ok", || async {
+        status_of(&reg, "bus") == "ok"
+    })
+    .await
+    .unwrap();
+    sleep(300).await;
+    assert_eq!(get(&m(&reg, "stats", &[]), "accepted").as_f64(), Some(1.0));
+    assert_eq!(js("globalThis.__beats").as_f64(), Some(1.0));
+    stop(&reg).await;
+}
+
+/// `start(urls)` with a list: a dead replica first, a live one second.
+#[wasm_bindgen_test]
+#[ignore = "needs the live servers: npm test runs it through tests/live-harness.mjs"]
+async fn a_list_of_urls_is_tried_in_turn() {
+    let (url, _, _) = live();
+    let reg = registry("{}");
+    let list: Array = ["ws://127.0.0.1:9/bus", url]
+        .iter()
+        .map(|u| JsValue::from(*u))
+        .collect();
+    m(&reg, "start", &[list.into(), js(&format!("({{{FAST}}})"))]);
+    wait_open(&reg).await;
+    assert_eq!(get(&conn(&reg), "url").as_string().as_deref(), Some(url));
+    stop(&reg).await;
 }
