@@ -130,22 +130,15 @@ async fn start_nats(binary: &PathBuf, extra: &[&str]) -> NatsServer {
     server
 }
 
-/// The `nats-server` binary, or `None` with a SKIP line when it is missing
-/// and not required (`WR_REQUIRE_NATS=1` turns the skip into a failure).
+/// The `nats-server` binary. A missing one fails the test with the install
+/// hint: it must never pass unrun.
 fn nats_or_skip(test: &str) -> Option<PathBuf> {
     let found = find_nats_server();
-    if found.is_none() {
-        if std::env::var("WR_REQUIRE_NATS").as_deref() == Ok("1") {
-            panic!(
-                "WR_REQUIRE_NATS=1 but nats-server is not installed (looked in PATH, \
-                 /usr/sbin, /usr/local/bin); install it with apt-get install nats-server"
-            );
-        }
-        eprintln!(
-            "SKIP {test}: nats-server not found (install it, or set WR_REQUIRE_NATS=1 \
-             to make this a failure)"
-        );
-    }
+    assert!(
+        found.is_some(),
+        "{test} needs nats-server (looked in PATH, /usr/sbin, /usr/local/bin): \
+         install it with apt-get install nats-server, or run npm test, which does"
+    );
     found
 }
 
