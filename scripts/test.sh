@@ -42,6 +42,9 @@ step "native tests" cargo test --workspace --quiet
 step "build the gateway" cargo build -p worker-gateway --quiet
 step "release build" bash scripts/build-pkg.sh
 step "release build loads in Chromium" node --test tests/release.test.mjs
+# host.js judges strings on other topics without copying them; Rust judges
+# bytes. Random and mutated frames, both ways, must agree.
+step "strings and bytes agree: 100,000 frames" node --test tests/differential.test.mjs
 # Browser tests in headless Chromium: the JS-facing contract, and the live
 # connection against real gateways and nats-server.
 step "browser tests (wasm-pack test --headless --chrome)" node tests/live-harness.mjs
