@@ -42,10 +42,14 @@ step "native tests" env WR_REQUIRE_NATS=1 WR_REQUIRE_PYTHON=1 cargo test --works
 step "build the gateway" cargo build -p worker-gateway --quiet
 step "release build" bash scripts/build-pkg.sh
 step "release build loads in Chromium" node --test tests/release.test.mjs
+step "types: tests/types/consumer.ts, tsc --strict, moduleResolution bundler and node16" bash tests/types/check.sh
 # Browser tests in headless Chromium: the JS-facing contract, and the live
 # connection against real gateways and nats-server.
 step "browser tests (wasm-pack test --headless --chrome)" node tests/live-harness.mjs
-step "end-to-end: the Workers panel and the npm package" node --test --test-concurrency=1 tests/e2e/
+step "end-to-end: the Workers panel" node --test --test-concurrency=1 tests/e2e/
+# The package as users install it: npm pack refuses a broken pkg/; the packed
+# tarball in a fresh Vite, webpack 5, Rollup 4 and esbuild app each, in Chromium.
+step "the npm package in every common bundler" node --test --test-concurrency=1 tests/bundlers/
 # The benchmark at tiny sizes, so it cannot rot; budgets are never asserted.
 step "benchmark smoke run" node bench/run.mjs --smoke --no-build
 
