@@ -127,7 +127,7 @@ export async function measureBundles(names = Object.keys(BUNDLERS), log = () => 
     for (const [i, name] of names.entries()) {
       const { dist } = await build(installs[i].dir);
       const sizes = bundleSizes(dist);
-      out[name] = { label: BUNDLERS[name].label, version: installs[i].bundlerVersion, js: sizes.js, wasm: sizes.wasm };
+      out[name] = { bundler: BUNDLERS[name].bundler, version: installs[i].bundlerVersion, js: sizes.js, wasm: sizes.wasm };
       log(`${name} ${installs[i].bundlerVersion}: JS ${sizes.js.gzip} B gzip, wasm ${sizes.wasm.gzip} B gzip`);
     }
     return out;
