@@ -28,6 +28,9 @@ import type {
   WorkerRegistryOptions,
   WorkerStatus,
 } from "worker-registry";
+// The .wasm file itself, for bundlers that need its URL given to init()
+// (esbuild's file loader); typed by the app's declaration in wasm.d.ts.
+import wasmUrl from "worker-registry/worker_registry_bg.wasm";
 import "worker-registry/panel";
 import { WorkerPanel, bannerFor, formatAgo, formatCountdown, formatSeconds, compactValue } from "worker-registry/panel";
 import type { PanelBanner, PanelRegistry } from "worker-registry/panel";
@@ -41,6 +44,7 @@ export async function consumer(wasmBytes: ArrayBuffer, log: (line: string) => vo
   await init();
   await init({ module_or_path: new URL("worker_registry_bg.wasm", import.meta.url) });
   await init({ module_or_path: fetch("/assets/worker_registry_bg.wasm") });
+  await init({ module_or_path: wasmUrl });
   initSync({ module: wasmBytes });
   // (No mistake to reject here: wasm-bindgen's InitInput includes
   // WebAssembly.Module, an empty interface that any value matches.)
