@@ -49,7 +49,12 @@ step "browser tests (wasm-pack test --headless --chrome)" node tests/live-harnes
 step "end-to-end: the Workers panel" node --test --test-concurrency=1 tests/e2e/
 # The package as users install it: npm pack refuses a broken pkg/; the packed
 # tarball in a fresh Vite, webpack 5, Rollup 4 and esbuild app each, in Chromium.
-step "the npm package in every common bundler" node --test --test-concurrency=1 tests/bundlers/
+step "the npm package in every common bundler" node --test --test-concurrency=1 tests/bundlers/prepack.test.mjs tests/bundlers/bundlers.test.mjs
+# The same apps on the other Node versions package.json's "engines" names
+# (each fetched once through npm into target/node/).
+step "the npm package in every common bundler, on Node 22 and 24" bash -c '
+  scripts/with-node.sh 22.23.5 node --test tests/bundlers/bundlers.test.mjs &&
+  scripts/with-node.sh 24.22.3 node --test tests/bundlers/bundlers.test.mjs'
 # The benchmark at tiny sizes, so it cannot rot; budgets are never asserted.
 step "benchmark smoke run" node bench/run.mjs --smoke --no-build
 

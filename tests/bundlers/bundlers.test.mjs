@@ -115,7 +115,7 @@ describe("the npm package in a fresh app per bundler", { timeout: 900000 }, () =
   });
 
   test("npm pack ships exactly the package: the wasm build, the panel, the docs", (t) => {
-    t.diagnostic(`npm pack (prepack rebuilds pkg/) took ${packed.seconds} s`);
+    t.diagnostic(`Node ${process.version}; npm pack (prepack rebuilds pkg/) took ${packed.seconds} s`);
     const snippet = packed.files.find((f) => /^pkg\/snippets\/worker-registry-[0-9a-f]+\/src\/host\.js$/.test(f));
     assert.ok(snippet, `no host.js snippet in the tarball:\n${packed.files.join("\n")}`);
     assert.deepEqual(packed.files, [
