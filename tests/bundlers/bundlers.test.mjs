@@ -159,6 +159,22 @@ describe("the npm package in a fresh app per bundler", { timeout: 900000 }, () =
     });
   }
 
+  test("TypeScript: the installed tarball's types check strictly, from node_modules", async (t) => {
+    // tests/types/check.sh checks the repo through the package's self-reference;
+    // here the same consumer resolves "worker-registry" in an app's
+    // node_modules, from the files the tarball really ships.
+    const app = apps.esbuild;
+    if (app.error) throw app.error;
+    const dir = join(app.dir, "types");
+    for (const f of ["consumer.ts", "wasm.d.ts", "tsconfig.bundler.json", "tsconfig.node16.json"]) {
+      cpSync(join(ROOT, "tests/types", f), join(dir, f));
+    }
+    for (const resolution of ["bundler", "node16"]) {
+      await sh(join(ROOT, "node_modules/.bin/tsc"), ["--noEmit", "--strict", "-p", join(dir, `tsconfig.${resolution}.json`)], dir);
+      t.diagnostic(`moduleResolution ${resolution}: no errors`);
+    }
+  });
+
   test("Rollup without @web/rollup-plugin-import-meta-assets emits no .wasm, and init() fails with a 404", async () => {
     const app = apps.rollup;
     if (app.error) throw app.error;
