@@ -8,6 +8,10 @@
 //   npm run bench                 the full run (a few minutes)
 //   npm run bench -- --smoke      tiny sizes, seconds
 //   npm run bench -- --runs 9     more runs per variant
+//   npm run bench -- --no-bundles leave out the bundle sizes (they pack the
+//                                 package and build tests/bundlers/*, a minute
+//                                 or two; the smoke run leaves them out unless
+//                                 given --bundles)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -16,9 +20,11 @@ import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, chromiumPath, ROOT, startGateway } from "../tests/support/procs.mjs";
 import { serveStatic } from "../tests/support/static.mjs";
+import { measureBundles } from "../tests/bundlers/matrix.mjs";
 
 const args = process.argv.slice(2);
 const smoke = args.includes("--smoke");
+const bundles = smoke ? args.includes("--bundles") : !args.includes("--no-bundles");
 const flag = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;
@@ -177,6 +183,12 @@ try {
   await gateway.stop();
   await server.close();
 }
+// 6. What an app downloads: the packed package in a fresh app per bundler
+// (tests/bundlers/), built in production mode.
+if (bundles) {
+  log("packing the package and building the bundler apps (tests/bundlers/)");
+  results.bundles = await measureBundles(undefined, (line) => log(line));
+}
 
 const KiB = 1024;
 const fmt = (x, d = 0) => x.toFixed(d);
@@ -214,6 +226,9 @@ const s = results.sizes;
 lines.push(`| wasm size | ${s.wasm.raw} B raw, **${fmt(s.wasm.gzip / KiB, 1)} KiB gzip**, ${fmt(s.wasm.brotli / KiB, 1)} KiB brotli | | | <= 32 KiB (16 KiB) | ${verdict(s.wasm.gzip, 32 * KiB, 16 * KiB)} |`);
 lines.push(`| JS glue (wasm-bindgen, minified) | ${s.glue.raw} B raw, **${fmt(s.glue.gzip / KiB, 2)} KiB gzip** | | | <= 4 KiB | ${verdict(s.glue.gzip, 4 * KiB)} |`);
 lines.push(`| host.js + index.js (the package's own JS) | ${s.hostAndEntry.raw} B raw, ${fmt(s.hostAndEntry.gzip / KiB, 2)} KiB gzip | | | — | |`);
+for (const [name, b] of Object.entries(results.bundles ?? {})) {
+  lines.push(`| app bundle (registry and panel, production build), ${b.bundler} ${b.version} | JS ${b.js.raw} B raw, **${fmt(b.js.gzip / KiB, 1)} KiB gzip**; wasm ${fmt(b.wasm.gzip / KiB, 1)} KiB gzip | | | — | |`);
+}
 const mem = results.memory;
 const heapDelta = mem.after.heap !== null ? mem.after.heap - mem.before.heap : null;
 lines.push(`| ${mem.frames.toLocaleString("en")} unknown-worker frames | wasm memory ${mem.before.wasm} → ${mem.after.wasm} B; JS heap ${heapDelta === null ? "n/a" : `${heapDelta >= 0 ? "+" : ""}${fmt(heapDelta / KiB, 1)} KiB`} after GC | | | no growth; heap within 1 MiB | ${mem.before.wasm === mem.after.wasm && heapDelta !== null && Math.abs(heapDelta) <= 1024 * KiB ? "meets budget" : "**misses budget**"} |`);

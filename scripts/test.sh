@@ -45,10 +45,19 @@ step "release build loads in Chromium" node --test tests/release.test.mjs
 # host.js judges strings on other topics without copying them; Rust judges
 # bytes. Random and mutated frames, both ways, must agree.
 step "strings and bytes agree: 100,000 frames" node --test tests/differential.test.mjs
+step "types: tests/types/consumer.ts, tsc --strict, moduleResolution bundler and node16" bash tests/types/check.sh
 # Browser tests in headless Chromium: the JS-facing contract, and the live
 # connection against real gateways and nats-server.
 step "browser tests (wasm-pack test --headless --chrome)" node tests/live-harness.mjs
-step "end-to-end: the Workers panel and the npm package" node --test --test-concurrency=1 tests/e2e/
+step "end-to-end: the Workers panel" node --test --test-concurrency=1 tests/e2e/*.test.mjs
+# The package as users install it: npm pack refuses a broken pkg/; the packed
+# tarball in a fresh Vite, webpack 5, Rollup 4 and esbuild app each, in Chromium.
+step "the npm package in every common bundler" node --test --test-concurrency=1 tests/bundlers/prepack.test.mjs tests/bundlers/bundlers.test.mjs
+# The same apps on the other Node versions package.json's "engines" names
+# (each fetched once through npm into target/node/).
+step "the npm package in every common bundler, on Node 22 and 24" bash -c '
+  scripts/with-node.sh 22.23.5 node --test tests/bundlers/bundlers.test.mjs &&
+  scripts/with-node.sh 24.22.3 node --test tests/bundlers/bundlers.test.mjs'
 # The benchmark at tiny sizes, so it cannot rot; budgets are never asserted.
 step "benchmark smoke run" node bench/run.mjs --smoke --no-build
 

@@ -1,6 +1,6 @@
-// A dashboard as a user of the npm package writes it: the registry and the
-// panel from their package entry points, bundled by Vite (the .wasm file is
-// emitted by Vite from the glue's `new URL(..., import.meta.url)`).
+// A dashboard as a user of the npm package writes it, bundled by Vite with no
+// configuration: Vite emits the .wasm file by itself from the glue's
+// `new URL("worker_registry_bg.wasm", import.meta.url)`.
 import init, { WorkerRegistry, DEFAULT_KNOWN_WORKERS } from "worker-registry";
 import "worker-registry/panel";
 
@@ -10,7 +10,6 @@ async function main() {
   // No bus here: one beat recorded by hand shows the wasm side works.
   registry.record("api", null, { version: "1.0.0" });
   document.querySelector("worker-panel").registry = registry;
-  window.registry = registry;
 }
 
 main().then(
