@@ -22,6 +22,7 @@ import type {
   ConnectionState,
   ConnectionStatus,
   DebugCounts,
+  UpstreamState,
   RegistryClock,
   RegistryStats,
   RejectReason,
@@ -135,6 +136,9 @@ export async function consumer(wasmBytes: ArrayBuffer, log: (line: string) => vo
   registry.start("wss://dashboard.example.com/bus", { tokenProvider: async () => "ticket" });
   registry.start("wss://dashboard.example.com/bus", { tokenProvider: () => "ticket" });
   registry.start();
+  // A list: gateway replicas or cluster members, tried in turn.
+  registry.start(["wss://gw-a.example.com/bus", "wss://gw-b.example.com/bus"], connect);
+  registry.start(["wss://nats-1.example.com", "wss://nats-2.example.com"] as const, { protocol: "nats" });
   await registry.stop();
   const conn: ConnectionStatus = registry.connection();
   const state: ConnectionState = conn.state;
@@ -143,10 +147,15 @@ export async function consumer(wasmBytes: ArrayBuffer, log: (line: string) => vo
   const attempts: number = conn.attempts;
   const lastError: string | null = conn.last_error;
   const retryMs: number | null = conn.next_retry_ms;
-  log(`${state} ${open} ${url} ${attempts} ${lastError} ${retryMs}`);
+  const upstream: UpstreamState = conn.upstream;
+  const upstreamFor: number | null = conn.upstream_for_s;
+  log(`${state} ${open} ${url} ${attempts} ${lastError} ${retryMs} ${upstream} ${upstreamFor}`);
+  assertType<Equal<UpstreamState, "up" | "down" | "unknown">>();
   assertType<Equal<ConnectionState, "idle" | "connecting" | "open" | "backoff" | "closed">>();
   // @ts-expect-error: a URL is a string, not a port number
   registry.start(8080);
+  // @ts-expect-error: a list holds URLs, not port numbers
+  registry.start(["wss://gw-a.example.com/bus", 8080]);
   // @ts-expect-error: the protocol is "gateway" or "nats"
   registry.start("wss://dashboard.example.com/bus", { protocol: "mqtt" });
   // @ts-expect-error: an unknown option is a typo, not a setting
@@ -168,7 +177,7 @@ export async function consumer(wasmBytes: ArrayBuffer, log: (line: string) => vo
 
   // ---- Clean-up and test helpers -------------------------------------------------
   const live: DebugCounts = debugCounts();
-  log(`${live.sockets} ${live.timers}`);
+  log(`${live.sockets} ${live.timers} ${live.copies} ${live.copiedBytes}`);
   registry.free();
 
   // ---- The <worker-panel> element -------------------------------------------------
