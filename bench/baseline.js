@@ -1,4 +1,4 @@
-// The baseline: the registry's contract (SPEC sections 2 to 5) written in
+// The baseline: the registry's contract (docs/contract.md, sections 2 to 5) written in
 // plain JavaScript, the way a good engineer would: JSON.parse, a Map, plain
 // row objects. The benchmark checks it gives the same snapshots and counts
 // as the wasm registry on the benchmark's frames before timing either.

@@ -1,4 +1,4 @@
-// npm run bench: the speed and size budgets of SPEC section 8, measured as
+// npm run bench: the speed and size budgets of docs/contract.md, section 8 "Budgets", measured as
 // ratios against a plain JavaScript implementation of the same contract, side
 // by side in one headless Chromium page (cross-origin isolated, so
 // performance.now() has 5 us resolution). Variants are interleaved and run at

@@ -3,7 +3,7 @@
 //! It keeps the freshest heartbeat of every allowlisted worker, fed by a bus
 //! WebSocket (the JSON gateway protocol, or NATS straight to `nats-server`),
 //! and hands a Workers panel `snapshot()` rows that are `ok`, `stale` or
-//! `unknown`. The contract is in the README; the JS API is `WorkerRegistry`.
+//! `unknown`. The contract is in `docs/contract.md`; the JS API is `WorkerRegistry`.
 //!
 //! # Layout
 //!
@@ -15,15 +15,19 @@
 //! * [`registry`]: the allowlist, the freshest beat per worker, liveness, rows, stats.
 //! * [`clock`]: the monotonic and wall clock readings, injected.
 //! * [`backoff`]: reconnect delays, exponential with full jitter.
-//! * [`link`]: connection state shared by both transports, and the gateway's frames.
+//! * [`link`]: a connection's bookkeeping (state, attempts, errors), the gateway's frames.
 //! * [`nats`]: an incremental NATS protocol parser, and the client's handshake.
+//! * [`session`]: the connection as a state machine: events in, actions out, named timers.
 //!
-//! A thin browser shell, compiled for wasm32 only:
+//! A thin browser shell, compiled for wasm32 only. Dependencies point one
+//! way, `api` -> `connection` -> `host` -> the core, and no `RefCell` borrow
+//! is held across a call into JS that can run user code:
 //!
+//! * `api`: the only `#[wasm_bindgen]` surface, `WorkerRegistry`, and its TypeScript types.
+//! * `options`: options in (typed, every refusal named), `stats()` and `connection()` out.
+//! * `connection`: executes the session's actions: sockets, timers, the token provider.
+//! * `host`: the Rust face of `host.js`, the JS half that copies frames in and builds rows.
 //! * `socket`: the only module touching `WebSocket`, event closures and timers.
-//! * `connection`: start, stop, reconnect, keepalive, for both transports.
-//! * `api`: the only `#[wasm_bindgen]` surface, `WorkerRegistry`, with `host.js`,
-//!   the JS half that copies frames in and builds snapshot rows.
 pub mod backoff;
 pub mod clock;
 pub mod frame;

@@ -801,7 +801,10 @@ fn a_clock_that_calls_back_into_the_registry_is_safe() {
     assert!(js("globalThis.__reentrant.calls").as_f64().unwrap() >= 2.0);
     // The clock ran after each frame was copied in, and its snapshot()
     // wrote extras through the same buffer: the frames must be intact.
-    assert_eq!(get(&get(&row(&reg, "bus"), "extra"), "pid").as_f64(), Some(2.0));
+    assert_eq!(
+        get(&get(&row(&reg, "bus"), "extra"), "pid").as_f64(),
+        Some(2.0)
+    );
     assert_eq!(get(&m(&reg, "stats", &[]), "accepted").as_f64(), Some(2.0));
 }
 

@@ -17,7 +17,7 @@ use crate::retained::{Retained, MAX_RETAINED};
 use crate::stats::Stats;
 use crate::topic::{health_name, Pattern};
 
-/// Subscriptions one connection may hold (PROTOCOL.md, "Limits").
+/// Subscriptions one connection may hold (docs/protocol.md, section 2.5 "Limits").
 pub const MAX_SUBS: usize = 16;
 
 pub type ClientId = u64;

@@ -8,7 +8,7 @@ use clap::Parser;
 
 /// Development bus gateway for worker-registry.
 ///
-/// Speaks the JSON gateway protocol (PROTOCOL.md) on a WebSocket at /bus,
+/// Speaks the JSON gateway protocol (docs/protocol.md, section 2) on a WebSocket at /bus,
 /// retains the last health beat of every worker, and can simulate a worker
 /// fleet. Meant for development and demos, not production.
 #[derive(Parser, Debug, Clone)]

@@ -1,5 +1,5 @@
 //! worker-gateway: the development bus gateway of worker-registry. It speaks
-//! the JSON gateway protocol (PROTOCOL.md) over a WebSocket, retains health
+//! the JSON gateway protocol (docs/protocol.md, section 2) over a WebSocket, retains health
 //! beats, serves the demo page and can simulate a worker fleet.
 //!
 //! # Layout

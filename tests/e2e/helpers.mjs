@@ -5,7 +5,7 @@ import { gatewayPublish } from "../support/procs.mjs";
 
 export const PUBLISHER_TOKEN = "e2e-publisher";
 
-/** The allowlist, in panel order (SPEC section 5). */
+/** The allowlist, in panel order (docs/contract.md, section 5). */
 export const ALLOWLIST = [
   "api", "bus", "collector", "profiler", "sniffer",
   "prober", "mutator", "agent", "forwarder", "updater",

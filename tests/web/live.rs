@@ -136,7 +136,10 @@ async fn wait_open(reg: &JsValue) {
     })
     .await;
     if let Err(e) = opened {
-        panic!("{e}; connection(): {}", String::from(JSON::stringify(&conn(reg)).unwrap()));
+        panic!(
+            "{e}; connection(): {}",
+            String::from(JSON::stringify(&conn(reg)).unwrap())
+        );
     }
 }
 
@@ -806,7 +809,11 @@ async fn start_with_a_rotated_token_reconnects_with_it() {
 async fn nats_works_with_a_small_max_frame_bytes() {
     let url = env(NATS);
     let reg = registry("{maxFrameBytes: 100}");
-    start(&reg, url, "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'");
+    start(
+        &reg,
+        url,
+        "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'",
+    );
     wait_open(&reg).await;
     nats_publish("system.agent.health", r#"{"worker":"agent","ts":1}"#).await;
     until(3000, "agent is ok", || async {
@@ -830,7 +837,11 @@ async fn nats_works_with_a_small_max_frame_bytes() {
 async fn a_nats_bus_beat_counts_once() {
     let url = env(NATS);
     let reg = registry("{}");
-    start(&reg, url, "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'");
+    start(
+        &reg,
+        url,
+        "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'",
+    );
     wait_open(&reg).await;
     js("globalThis.__beats = 0");
     let listener: Function =

@@ -4,7 +4,7 @@
 use rand::RngExt;
 use serde_json::{json, Map, Value};
 
-/// The allowlist of SPEC.md, in its order.
+/// The default allowlist (docs/contract.md, section 5), in its order.
 pub const WORKERS: [&str; 10] = [
     "api",
     "bus",
