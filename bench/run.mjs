@@ -61,11 +61,15 @@ function sizes() {
   const wasm = read("pkg/worker_registry_bg.wasm");
   const glue = read("pkg/worker_registry.js");
   const snippets = readdirSync(join(ROOT, "pkg/snippets")).map((d) => read(`pkg/snippets/${d}/src/host.js`));
-  const own = Buffer.concat([...snippets, read("pkg/index.js")]);
+  const own = [...snippets, read("pkg/index.js")];
+  // A page downloads the three files separately, each compressed on its
+  // own: the budget is the sum of their gzipped sizes.
+  const all = [glue, ...own];
   return {
     wasm: { raw: wasm.length, gzip: gz(wasm), brotli: br(wasm) },
     glue: { raw: glue.length, gzip: gz(glue) },
-    hostAndEntry: { raw: own.length, gzip: gz(own) },
+    hostAndEntry: { raw: own.reduce((n, b) => n + b.length, 0), gzip: own.reduce((n, b) => n + gz(b), 0) },
+    allJs: { raw: all.reduce((n, b) => n + b.length, 0), gzip: all.reduce((n, b) => n + gz(b), 0) },
   };
 }
 
@@ -223,9 +227,9 @@ lines.push(`| WebSocket flood, messages/s | ${fmt(f.registry.perSecond.median)} 
 lines.push(`| flood, for scale: onmessage reading e.data only / JS baseline registry | ${fmt(f.read.perSecond.median)} / ${fmt(f.js.perSecond.median)} | | ${fmt((100 * f.read.perSecond.median) / f.noop.perSecond.median, 1)} % / ${fmt((100 * f.js.perSecond.median) / f.noop.perSecond.median, 1)} % | | |`);
 lines.push(`| long tasks >= 50 ms during ${fmt(f.registry.seconds, 1)} s of flood | ${f.registry.longTasks} (longest ${fmt(f.registry.longestTaskMs)} ms) | ${f.noop.longTasks} | | 0 | ${f.registry.longTasks === 0 ? "meets budget" : "**misses budget**"} |`);
 const s = results.sizes;
-lines.push(`| wasm size | ${s.wasm.raw} B raw, **${fmt(s.wasm.gzip / KiB, 1)} KiB gzip**, ${fmt(s.wasm.brotli / KiB, 1)} KiB brotli | | | <= 32 KiB (16 KiB) | ${verdict(s.wasm.gzip, 32 * KiB, 16 * KiB)} |`);
-lines.push(`| JS glue (wasm-bindgen, minified) | ${s.glue.raw} B raw, **${fmt(s.glue.gzip / KiB, 2)} KiB gzip** | | | <= 4 KiB | ${verdict(s.glue.gzip, 4 * KiB)} |`);
-lines.push(`| host.js + index.js (the package's own JS) | ${s.hostAndEntry.raw} B raw, ${fmt(s.hostAndEntry.gzip / KiB, 2)} KiB gzip | | | — | |`);
+lines.push(`| wasm size | ${s.wasm.raw} B raw, **${fmt(s.wasm.gzip / KiB, 1)} KiB gzip**, ${fmt(s.wasm.brotli / KiB, 1)} KiB brotli | | | <= 40 KiB (24 KiB) | ${verdict(s.wasm.gzip, 40 * KiB, 24 * KiB)} |`);
+lines.push(`| all the package's JS a page loads (glue, host.js, entry; the panel apart) | ${s.allJs.raw} B raw, **${fmt(s.allJs.gzip / KiB, 2)} KiB gzip** (each file gzipped on its own) | | | <= 8 KiB (6 KiB) | ${verdict(s.allJs.gzip, 8 * KiB, 6 * KiB)} |`);
+lines.push(`| of which: JS glue (wasm-bindgen, minified) / host.js + index.js | ${fmt(s.glue.gzip / KiB, 2)} / ${fmt(s.hostAndEntry.gzip / KiB, 2)} KiB gzip | | | — | |`);
 for (const [name, b] of Object.entries(results.bundles ?? {})) {
   lines.push(`| app bundle (registry and panel, production build), ${b.bundler} ${b.version} | JS ${b.js.raw} B raw, **${fmt(b.js.gzip / KiB, 1)} KiB gzip**; wasm ${fmt(b.wasm.gzip / KiB, 1)} KiB gzip | | | — | |`);
 }
