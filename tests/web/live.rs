@@ -20,6 +20,9 @@ const TOKEN: Option<&str> = option_env!("WR_GATEWAY_TOKEN");
 const HARNESS: Option<&str> = option_env!("WR_HARNESS_URL");
 const NATS: Option<&str> = option_env!("WR_NATS_URL");
 
+/// The harness's nats-server account that may read health beats.
+const DASHBOARD: &str = "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'";
+
 /// Fast reconnects and keepalive, so failures are seen within a second.
 const FAST: &str = "backoff: {initialMs: 50, maxMs: 400}, pingIntervalMs: 400, pongTimeoutMs: 400";
 
@@ -542,11 +545,7 @@ async fn binary_frames_are_taken_like_text() {
 async fn nats_rows_turn_ok_from_beats_published_on_nats() {
     let url = env(NATS);
     let reg = registry("{}");
-    start(
-        &reg,
-        url,
-        "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'",
-    );
+    start(&reg, url, DASHBOARD);
     wait_open(&reg).await;
     // A bare heartbeat, as `nats pub` sends it, and a bus envelope.
     nats_publish(
@@ -643,11 +642,7 @@ async fn nats_restart_brings_the_registry_back_resubscribed() {
     let url = env(NATS);
     let before = counts();
     let reg = registry("{}");
-    start(
-        &reg,
-        url,
-        "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'",
-    );
+    start(&reg, url, DASHBOARD);
     wait_open(&reg).await;
     nats_publish("system.forwarder.health", r#"{"worker":"forwarder","n":1}"#).await;
     until(3000, "forwarder is ok", || async {
@@ -809,11 +804,7 @@ async fn start_with_a_rotated_token_reconnects_with_it() {
 async fn nats_works_with_a_small_max_frame_bytes() {
     let url = env(NATS);
     let reg = registry("{maxFrameBytes: 100}");
-    start(
-        &reg,
-        url,
-        "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'",
-    );
+    start(&reg, url, DASHBOARD);
     wait_open(&reg).await;
     nats_publish("system.agent.health", r#"{"worker":"agent","ts":1}"#).await;
     until(3000, "agent is ok", || async {
@@ -837,11 +828,7 @@ async fn nats_works_with_a_small_max_frame_bytes() {
 async fn a_nats_bus_beat_counts_once() {
     let url = env(NATS);
     let reg = registry("{}");
-    start(
-        &reg,
-        url,
-        "protocol: 'nats', user: 'dashboard', pass: 'dash-secret'",
-    );
+    start(&reg, url, DASHBOARD);
     wait_open(&reg).await;
     js("globalThis.__beats = 0");
     let listener: Function =
