@@ -29,8 +29,8 @@ struct Io {
     /// The socket, with the generation it was opened for.
     socket: Option<(u32, Socket)>,
     timers: [Option<Timer>; 6],
-    /// Sockets closed while running actions, for `stop()` to wait on.
-    closing: Vec<WebSocket>,
+    /// While `stop()` runs its actions: the socket it closed, to wait on.
+    closing: Option<Vec<WebSocket>>,
     /// The current `tokenProvider`, and its number in [`Settings`].
     provider: Option<Function>,
     provider_id: u32,
@@ -173,10 +173,11 @@ impl Shell {
     /// `stop()`: resolves once the socket has closed (or after 2 s if the
     /// server never answers the close).
     pub(crate) fn stop(self: &Rc<Self>) -> Promise {
+        let outer = self.io.borrow_mut().closing.replace(Vec::new());
         self.session.borrow_mut().stop();
         self.run();
-        let closing = std::mem::take(&mut self.io.borrow_mut().closing);
-        match closing.last() {
+        let closing = std::mem::replace(&mut self.io.borrow_mut().closing, outer);
+        match closing.unwrap_or_default().last() {
             Some(ws) => self.host.close_and_wait(ws, 2000),
             None => Promise::resolve(&JsValue::UNDEFINED),
         }
@@ -277,7 +278,9 @@ impl Shell {
                 if matches!(&io.socket, Some((g, _)) if *g == generation) {
                     let (_, socket) = io.socket.take().expect("checked above");
                     let ws = socket.shut(code, reason);
-                    io.closing.push(ws);
+                    if let Some(closing) = io.closing.as_mut() {
+                        closing.push(ws);
+                    }
                 }
             }
             Action::Arm { timer, ms, serial } => {
