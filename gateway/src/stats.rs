@@ -14,6 +14,17 @@ pub struct Stats {
     pub total_connections: AtomicU64,
     pub auth_failures: AtomicU64,
     pub shed: AtomicU64,
+    /// Events received from the upstream bus and relayed.
+    pub relayed: AtomicU64,
+    /// Upstream frames or events that could not be used (framing errors,
+    /// bodies that are not JSON objects, bad topics).
+    pub upstream_bad_frames: AtomicU64,
+    /// Events published upstream (the simulator, `--publish-upstream`).
+    pub upstream_published: AtomicU64,
+    /// Events dropped because the upstream publishing link was behind.
+    pub upstream_dropped: AtomicU64,
+    /// `sub`s refused because the pattern is not allowed.
+    pub refused_subs: AtomicU64,
 }
 
 /// What `/admin/stats` returns. Gauges are "now"; the rest count since start.
@@ -27,6 +38,11 @@ pub struct Snapshot {
     pub total_connections: u64,
     pub auth_failures: u64,
     pub shed: u64,
+    pub relayed: u64,
+    pub upstream_bad_frames: u64,
+    pub upstream_published: u64,
+    pub upstream_dropped: u64,
+    pub refused_subs: u64,
     pub uptime_s: f64,
 }
 
@@ -53,6 +69,11 @@ impl Stats {
             total_connections: self.total_connections.load(Relaxed),
             auth_failures: self.auth_failures.load(Relaxed),
             shed: self.shed.load(Relaxed),
+            relayed: self.relayed.load(Relaxed),
+            upstream_bad_frames: self.upstream_bad_frames.load(Relaxed),
+            upstream_published: self.upstream_published.load(Relaxed),
+            upstream_dropped: self.upstream_dropped.load(Relaxed),
+            refused_subs: self.refused_subs.load(Relaxed),
             uptime_s: (uptime_s * 1000.0).round() / 1000.0,
         }
     }
