@@ -21,6 +21,9 @@ use crate::stats::Stats;
 use crate::topic::Pattern;
 use crate::{backoff, unix_now, Shared};
 
+/// How long one JetStream request of the warm start may take.
+const JS_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long the stream `--nats-create-stream` makes keeps a beat.
 pub const STREAM_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -243,7 +246,11 @@ async fn load_stream(
     client: &async_nats::Client,
     name: &str,
 ) -> Result<usize, String> {
-    let js = jetstream::new(client.clone());
+    // Short requests: while a cluster elects a new stream leader, a retry
+    // in two seconds beats waiting out the default five.
+    let js = jetstream::ContextBuilder::new()
+        .timeout(JS_TIMEOUT)
+        .build(client.clone());
     let stream = if shared.config.nats_create_stream {
         js.get_or_create_stream(stream_config(
             name,
