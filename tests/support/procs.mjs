@@ -360,3 +360,30 @@ cluster { name: wr, listen: "127.0.0.1:${routes[i]}", routes: [${others.join(", 
     },
   };
 }
+
+/**
+ * A DECNET bus client on `socket`, as a worker is: `HELLO name`, then
+ * `publish(topic, payload)` sends a PUB frame (the daemon rebuilds the
+ * envelope); `close()` says BYE. Framing from docs/decnet-bus.md.
+ */
+export async function decnetClient(socket, name) {
+  const { createConnection } = await import("node:net");
+  const conn = createConnection(socket);
+  await once(conn, "connect");
+  const frame = (verb, args, body = "") => {
+    const bytes = Buffer.from(body, "utf8");
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(bytes.length);
+    return Buffer.concat([Buffer.from(`${verb}${args ? ` ${args}` : ""}\n`, "ascii"), len, bytes]);
+  };
+  conn.write(frame("HELLO", name));
+  return {
+    publish(topic, payload) {
+      const type = topic.endsWith(".health") ? "health" : "event";
+      return new Promise((resolve) => conn.write(frame("PUB", topic, JSON.stringify({ v: 1, type, payload })), resolve));
+    },
+    close() {
+      conn.end(frame("BYE", ""));
+    },
+  };
+}
