@@ -297,11 +297,13 @@ impl Bus {
     /// if the frame was not queued.
     pub fn send(&self, handle: &ClientHandle, msg: Message) -> bool {
         if handle.is_kicked() {
+            Stats::incr(&self.stats.dropped_frames);
             return false;
         }
         match handle.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                Stats::incr(&self.stats.dropped_frames);
                 if !handle.kicked.swap(true, Ordering::Relaxed) {
                     Stats::incr(&self.stats.dropped_clients);
                     tracing::info!("closing a slow consumer (send queue full)");
@@ -451,6 +453,11 @@ mod tests {
         }
         assert!(h.close.is_cancelled());
         assert_eq!(bus.stats.dropped_clients.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            bus.stats.dropped_frames.load(Ordering::Relaxed),
+            5,
+            "the status frame after the sub took the one slot"
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub struct Stats {
     pub subscriptions: AtomicU64,
     pub published: AtomicU64,
     pub dropped_clients: AtomicU64,
+    /// Frames not delivered to a client: its queue was full, or it was
+    /// already being closed as a slow consumer.
+    pub dropped_frames: AtomicU64,
     pub total_connections: AtomicU64,
     pub auth_failures: AtomicU64,
     pub shed: AtomicU64,
@@ -35,6 +38,7 @@ pub struct Snapshot {
     pub retained_topics: u64,
     pub published: u64,
     pub dropped_clients: u64,
+    pub dropped_frames: u64,
     pub total_connections: u64,
     pub auth_failures: u64,
     pub shed: u64,
@@ -66,6 +70,7 @@ impl Stats {
             retained_topics: retained_topics as u64,
             published: self.published.load(Relaxed),
             dropped_clients: self.dropped_clients.load(Relaxed),
+            dropped_frames: self.dropped_frames.load(Relaxed),
             total_connections: self.total_connections.load(Relaxed),
             auth_failures: self.auth_failures.load(Relaxed),
             shed: self.shed.load(Relaxed),
