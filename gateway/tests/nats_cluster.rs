@@ -372,3 +372,85 @@ async fn a_cluster_node_dies_beats_flow_and_a_new_gateway_starts_warm() {
     gw2.stop().await;
     gw1.stop().await;
 }
+
+#[tokio::test]
+async fn a_missing_stream_keeps_a_gateway_unready_until_it_exists() {
+    let Some(binary) = nats_or_skip("missing_stream") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("wr-nats-js-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = free_port();
+    let mut node = Node {
+        child: Some(
+            Command::new(&binary)
+                .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("nats-server starts"),
+        ),
+        port,
+        monitor: 0,
+    };
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(node.url())
+        .await
+        .expect("test client connects");
+
+    let gw = start(&[
+        "--upstream",
+        &node.url(),
+        "--nats-stream",
+        "LATER",
+        "--admin",
+    ])
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, body) = http_get(gw.addr, "/readyz").await;
+        assert_eq!(status, 503, "{body}");
+        let ready: Value = serde_json::from_str(&body).expect("json");
+        if ready["upstream"] == "up" {
+            assert_eq!(ready["warm"], false, "no stream, no warm start");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the upstream never came up: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A bare payload, as `nats pub` sends it, stored in the stream made now.
+    let js = async_nats::jetstream::new(client.clone());
+    js.create_stream(worker_gateway::upstream::nats::stream_config("LATER", 1))
+        .await
+        .expect("stream created");
+    js.publish(
+        "system.api.health",
+        json!({"worker": "api", "ts": 1.5}).to_string().into(),
+    )
+    .await
+    .expect("published")
+    .await
+    .expect("stored");
+    wait_ready(&gw).await;
+    let mut c = connect(&gw.url()).await;
+    let replay = sub(&mut c, 1, "system.*.health").await;
+    let api = replay
+        .iter()
+        .find(|f| f["topic"] == "system.api.health")
+        .expect("the stored beat is replayed");
+    assert_eq!(
+        api["payload"]["worker"], "api",
+        "wrapped in an envelope: {api}"
+    );
+    assert_eq!(api["type"], "health");
+    assert_eq!(api["retained"], true);
+    gw.stop().await;
+    node.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}
