@@ -1,8 +1,9 @@
-//! Pure: how long to wait before reconnect attempt `n` to the upstream bus.
-//! Exponential backoff with "equal jitter" (AWS Architecture Blog,
-//! "Exponential Backoff And Jitter"): half the exponential step is fixed so
-//! a dead daemon is never polled in a tight loop, the other half is random
-//! so a fleet of gateways does not reconnect in lockstep.
+//! Pure: the delay before reconnect attempt `n` to the upstream bus, by
+//! exponential backoff with "equal jitter" (AWS Architecture Blog,
+//! "Exponential Backoff And Jitter").
+
+// Half of each step is fixed, so a dead daemon is never polled in a tight
+// loop; the other half is random, so gateways do not reconnect in lockstep.
 
 use std::time::Duration;
 

@@ -1,11 +1,6 @@
-//! Pure codec for DECNET's UNIX-socket bus (docs/decnet-bus.md): an
-//! incremental decoder (bytes in, whole frames out, however the bytes were
-//! split) and the encoder. No I/O here, so every framing rule is tested with
-//! the input split at every byte.
-//!
-//! A frame is `<VERB>[ <args>]\n`, a `u32` big-endian body length, then the
-//! body. The decoder checks framing only; what a verb or a body means is the
-//! upstream driver's business.
+//! Pure incremental codec for DECNET's UNIX-socket bus (docs/decnet-bus.md):
+//! bytes in, whole frames out however they were split, and the encoder.
+//! It checks framing only; what a verb or a body means is the driver's.
 
 use std::fmt;
 

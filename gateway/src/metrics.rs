@@ -1,7 +1,6 @@
 //! `GET /metrics`: the gateway's counters in the OpenMetrics text format,
-//! which Prometheus scrapes. The encoding is prometheus-client's; the
-//! values are read from the same atomics `/admin/stats` reads, at scrape
-//! time, so there is one source of truth and nothing to keep in step.
+//! encoded by prometheus-client from the atomics `/admin/stats` reads, so
+//! there is one source of truth.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI64, AtomicU64};

@@ -1,8 +1,6 @@
-//! The DECNET bridge against a test double of the bus daemon
-//! (`tests/decnet_bus.py`, written from docs/decnet-bus.md alone), really
-//! started on a UNIX socket in a temporary directory: relaying, status
-//! frames, the subscribe allowlist, reference-counted upstream SUBs,
-//! restarts, malformed frames, no echo, and drop-oldest delivery.
+//! The DECNET bridge against the bus daemon double (`tests/decnet_bus.py`,
+//! from docs/decnet-bus.md alone) on a UNIX socket: relaying, status frames,
+//! the allowlist, counted SUBs, restarts, malformed frames, no echo, drops.
 
 mod common;
 

@@ -1,7 +1,6 @@
-//! The NATS upstream against a real three-node `nats-server` cluster on
-//! loopback, with JetStream and a stream of three replicas: failover when
-//! the server a gateway uses dies, a third gateway that starts warm from the
-//! stream with the right ages, and `/readyz` while the bus is away.
+//! The NATS upstream against a real three-node `nats-server` cluster with a
+//! JetStream stream of three replicas: failover, a third gateway starting
+//! warm with the right ages, and `/readyz` while the bus is away.
 
 mod common;
 

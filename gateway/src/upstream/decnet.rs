@@ -1,10 +1,9 @@
-//! The DECNET bus driver: the gateway as one more local client of the
-//! daemon's UNIX socket. The relaying connection subscribes to what clients
-//! read and relays each `EVT`; a second connection publishes (the daemon
-//! never sends a publisher its own events back, so the gateway's clients
-//! see what it publishes only if the publisher is another connection).
-//! Both reconnect with backoff forever: the daemon may be absent at start
-//! and may restart at any time.
+//! The DECNET bus driver: a relaying connection (SUBs in step with clients,
+//! EVTs relayed) and a publishing one, both reconnecting with backoff
+//! forever, since the daemon may be absent at start and restart any time.
+
+// Two connections, because the daemon never sends a publisher its own events
+// back: what the gateway publishes reaches its clients only this way.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,6 @@
-//! Pure: which patterns the gateway subscribes to upstream. Every client
-//! subscription is counted by pattern; upstream, the gateway holds only the
-//! patterns no other held pattern already covers, so a bus never sends it
-//! the same event twice and `system.api.health` costs nothing upstream
-//! while `system.*.health` is held.
+//! Pure: which patterns the gateway holds upstream. Client subscriptions are
+//! counted by pattern, and only patterns no other held one covers are sent,
+//! so a bus never sends the same event twice.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,8 +1,6 @@
-//! The gateway's link to a real bus: which one (`--upstream`), the state of
-//! the link that `{"op":"status"}` frames and `/readyz` report, and the
-//! drivers that keep it up. The drivers are short I/O loops around the pure
-//! parts: the DECNET codec (`crate::decnet`), [`interest`], [`relay`] and
-//! `crate::backoff`.
+//! The gateway's link to a real bus (`--upstream`): the spec, the link state
+//! behind status frames and `/readyz`, and the DECNET and NATS drivers, short
+//! I/O loops around the pure codec, [`interest`] and [`relay`].
 
 pub mod decnet;
 pub mod interest;

@@ -1,8 +1,6 @@
-//! The NATS driver, with async-nats: one connection that fails over between
-//! the listed servers (and those the cluster announces) and re-subscribes
-//! after every reconnect on its own; the subject is the topic. With
-//! `--nats-stream`, the last beat of every health subject is loaded from
-//! JetStream at start, with its age, so a new replica is correct at once.
+//! The NATS driver (async-nats): failover across the listed servers and
+//! re-subscription after reconnects, and the warm start that loads the last
+//! beat of each health subject, with its age, from a JetStream stream.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};

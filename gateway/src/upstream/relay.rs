@@ -1,7 +1,6 @@
-//! Pure: what the gateway relays for one event from the upstream bus. The
-//! topic is the one the bus routed on (the DECNET `EVT` header, the NATS
-//! subject), never a `topic` field inside the body; a body that is a bare
-//! heartbeat payload (`nats pub` from a shell) is wrapped in an envelope.
+//! Pure: what the gateway relays for one upstream event: the envelope with
+//! the topic the bus routed on (never the body's `topic`), or a bare
+//! heartbeat payload (`nats pub` from a shell) wrapped in an envelope.
 
 use serde_json::Value;
 
