@@ -51,7 +51,28 @@ for _ in $(seq 50); do [ -S "$socket" ] && break; sleep 0.1; done
 [ -S "$socket" ] || { echo "start:decnet: the bus daemon double did not start" >&2; exit 1; }
 
 step "Starting the gateway on 127.0.0.1:${PORT}: bridging ${socket}, fleet every ${INTERVAL} s"
-printf '\n    Workers panel over DECNET: http://127.0.0.1:%s/?interval=%s&window=%s\n' "$PORT" "$INTERVAL" "$WINDOW"
-printf '    Stop the bus to see it offline: kill "$(cat %s/bus.pid)"\n\n' "$dir"
+echo "    Stop the bus to see it offline: kill \"\$(cat $dir/bus.pid)\" (it comes back 5 s later). Ctrl-C stops."
+echo
+
+# As in scripts/start.sh: echo the gateway's start-up lines, then, once they
+# pause, the panel's URL (with the port picked, if PORT=0).
 target/debug/worker-gateway --listen "127.0.0.1:${PORT}" --upstream "decnet:${socket}" \
-  --simulate --interval "${INTERVAL}" --static www --static /pkg=pkg --admin
+    --simulate --interval "${INTERVAL}" --static www --static /pkg=pkg --admin |
+  {
+    url=""
+    while :; do
+      if IFS= read -r -t 0.5 line; then
+        printf '%s\n' "$line"
+        case "$line" in
+          "worker-gateway listening on "*) url="${line#worker-gateway listening on }/?interval=${INTERVAL}&window=${WINDOW}" ;;
+        esac
+      elif [ $? -gt 128 ]; then
+        if [ -n "$url" ]; then
+          printf '\n    Workers panel over DECNET: %s\n\n' "$url"
+          url=""
+        fi
+      else
+        break
+      fi
+    done
+  }

@@ -45,6 +45,9 @@ pub async fn relay(shared: Arc<Shared>, path: PathBuf) {
             }
             Err(e) => cannot_connect(&path, e),
         };
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
         shared.bus.set_link(false, Some(error));
         if !pause(&shared, &mut attempt).await {
             return;
