@@ -453,3 +453,84 @@ async fn a_missing_stream_keeps_a_gateway_unready_until_it_exists() {
     node.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A plain single `nats-server` on a free port.
+fn single_node(binary: &PathBuf) -> Node {
+    let port = free_port();
+    Node {
+        child: Some(
+            Command::new(binary)
+                .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("nats-server starts"),
+        ),
+        port,
+        monitor: 0,
+    }
+}
+
+#[tokio::test]
+async fn overlapping_upstream_patterns_relay_each_message_once() {
+    let Some(binary) = nats_or_skip("overlapping") else {
+        return;
+    };
+    let node = single_node(&binary);
+    let workers = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(node.url())
+        .await
+        .expect("connects");
+    let gw = start(&[
+        "--upstream",
+        &node.url(),
+        "--allow-subscribe",
+        "system.api.>",
+        "--admin",
+    ])
+    .await;
+    wait_ready(&gw).await;
+    // system.*.health (held by the gateway itself) and system.api.> overlap
+    // on system.api.health without either covering the other: NATS delivers
+    // such a message once per subscription.
+    let mut health = connect(&gw.url()).await;
+    sub(&mut health, 1, "system.*.health").await;
+    let mut api = connect(&gw.url()).await;
+    sub(&mut api, 1, "system.api.>").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.stats().await["upstream"]["state"] != "up" || {
+        // Both subscriptions are in place once a probe on each arrives.
+        workers
+            .publish("system.api.probe", "{}".into())
+            .await
+            .expect("publish");
+        workers.flush().await.expect("flush");
+        tokio::time::timeout(Duration::from_millis(300), next_json(&mut api))
+            .await
+            .is_err()
+    } {
+        assert!(Instant::now() < deadline, "the api subscription never held");
+    }
+    for n in 0..3 {
+        let beat = json!({"worker": "api", "ts": n});
+        workers
+            .publish("system.api.health", beat.to_string().into())
+            .await
+            .expect("publish");
+    }
+    workers.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for c in [&mut health, &mut api] {
+        let frames = until_pong(c).await;
+        let beats: Vec<i64> = frames
+            .iter()
+            .filter(|f| f["topic"] == "system.api.health")
+            .filter_map(|f| f["payload"]["ts"].as_i64())
+            .collect();
+        assert_eq!(beats, [0, 1, 2], "each beat once: {frames:?}");
+    }
+    let stats = gw.stats().await;
+    assert_eq!(stats["upstream_bad_frames"], 0);
+    gw.stop().await;
+}
