@@ -3,8 +3,9 @@
 // it (--upstream decnet:PATH), and a WorkerRegistry in the page. Rows turn
 // ok, hyphenated names work with a custom allowlist, a rogue worker and a
 // "ts": "abc" beat are refused and counted, a daemon restart shows
-// connection().upstream "down" then "up" with one upstream SUB per pattern,
-// and the page may not read attacker.>.
+// connection().upstream "down" (and the panel's BUS OFFLINE banner) then
+// "up" with one upstream SUB per pattern, and the page may not read
+// attacker.>.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +31,10 @@ describe("the DECNET bridge in Chromium", () => {
   const rows = () => page.evaluate(() => window.registry.snapshot());
   const stats = () => page.evaluate(() => window.registry.stats());
   const connection = () => page.evaluate(() => window.registry.connection());
+  const banner = () => page.evaluate(() => {
+    const b = document.querySelector("worker-panel").shadowRoot.querySelector(".banner");
+    return b.hidden ? null : b.querySelector(".label").textContent;
+  });
 
   before(async () => {
     browser = await launchBrowser();
@@ -52,6 +57,10 @@ describe("the DECNET bridge in Chromium", () => {
       await init();
       window.registry = new WorkerRegistry({ knownWorkers: known, okWindowSeconds: 30 });
       window.registry.start(url);
+      await import("/worker-panel.js");
+      const panel = document.createElement("worker-panel");
+      document.body.append(panel);
+      panel.registry = window.registry;
     }, [gw.url, KNOWN]);
     await waitFor(async () => (await connection()).state === "open", 10000, "the page's connection")
       .catch(async (e) => { throw new Error(`${e.message}: ${JSON.stringify(await connection())} ${page.errors}`); });
@@ -117,6 +126,7 @@ describe("the DECNET bridge in Chromium", () => {
     }, 10000, 'connection().upstream "down" and bus_connected false');
     const during = await connection();
     assert.equal(during.state, "open", "the page's own socket stays open");
+    await waitFor(async () => (await banner()) === "BUS OFFLINE", 5000, "the panel's BUS OFFLINE banner");
 
     for (const w of Object.values(workers)) w.close();
     await bus.start();
@@ -124,6 +134,7 @@ describe("the DECNET bridge in Chromium", () => {
       const c = await connection();
       return c.upstream === "up" && c.bus_connected === true;
     }, 10000, 'connection().upstream "up" again');
+    await waitFor(async () => (await banner()) === null, 5000, "the banner gone");
     await waitFor(() => bus.count("SUB worker-gateway system.*.health") === 2, 10000, "the gateway's second SUB");
     const subs = bus.lines.filter((l) => l.startsWith("SUB worker-gateway "));
     assert.deepEqual(subs, ["SUB worker-gateway system.*.health", "SUB worker-gateway system.*.health"],
