@@ -25,7 +25,7 @@ use crate::upstream::{Link, LinkSnapshot};
 /// beat (`system.bus.health` included) whether or not a client asked yet.
 pub const RETAIN_PATTERN: &str = "system.*.health";
 
-/// Subscriptions one connection may hold (PROTOCOL.md, "Limits").
+/// Subscriptions one connection may hold (docs/protocol.md, "Limits").
 pub const MAX_SUBS: usize = 16;
 
 pub type ClientId = u64;

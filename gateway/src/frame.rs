@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Largest client frame the gateway reads (PROTOCOL.md, "Limits").
+/// Largest client frame the gateway reads (docs/protocol.md, "Limits").
 pub const MAX_CLIENT_FRAME: usize = 4096;
 
 /// A request decoded from one client frame.
@@ -91,7 +91,7 @@ fn sid_field(obj: &Map<String, Value>, op: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{op} needs an integer \"sid\""))
 }
 
-/// The bus envelope, field order as in SPEC.md.
+/// The bus envelope, field order as in docs/contract.md.
 #[derive(Serialize)]
 struct Envelope<'a> {
     v: u8,
