@@ -146,6 +146,27 @@ JSON = {
 }
 
 
+# --- decnet: [cut 1][cut 2] then a DECNET bus byte stream --------------------
+def dframe(verb, args="", body=b""):
+    header = verb + (" " + args if args else "")
+    return header.encode() + b"\n" + struct.pack(">I", len(body)) + body
+
+
+DECNET = {
+    "evt": dframe("EVT", "system.api.health", beat("api", head='"v":1,"id":"' + "ab" * 16 + '",')),
+    "session": dframe("HELLO", "worker-gateway") + dframe("SUB", "system.*.health") + dframe("UNSUB", "attacker.>") + dframe("BYE"),
+    "crlf-padded": b"SUB   system.*.health  \r\n\x00\x00\x00\x00" + dframe("EVT", "a.b", b"{}"),
+    "header-4096": b"A" * 4096 + b"\n\x00\x00\x00\x00",
+    "header-4097": b"A" * 4097 + b"\n\x00\x00\x00\x00",
+    "body-too-large": b"PUB a\n\x00\x10\x00\x01",
+    "body-at-limit-header": b"PUB a\n\x00\x10\x00\x00{",
+    "nul-in-header": b"EVT system.api.health\x00\n\x00\x00\x00\x02{}",
+    "empty-verb": b" EVT a\n\x00\x00\x00\x00",
+    "bad-ts": dframe("EVT", "system.api.health", beat("api", ts='"abc"')),
+    "truncated": dframe("EVT", "system.api.health", beat("api"))[:-7],
+}
+
+
 def write(target, files):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -162,7 +183,8 @@ for i, (name, stream) in enumerate(NATS.items()):
     nats_files[name] = bytes([a, b, limit]) + stream
 write("nats", nats_files)
 write("json", JSON)
+write("decnet", {name: bytes([90, 180]) + stream for name, stream in DECNET.items()})
 total = sum(
     os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(os.path.join(HERE, "corpus")) for f in fs
 )
-print(f"seeds: {len(FRAME)} frame, {len(NATS)} nats, {len(JSON)} json, {total} bytes")
+print(f"seeds: {len(FRAME)} frame, {len(NATS)} nats, {len(JSON)} json, {len(DECNET)} decnet, {total} bytes")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the registry with cargo-fuzz (libFuzzer): scripts/fuzz.sh [target|all] [seconds]
-# Targets are in fuzz/fuzz_targets (frame, nats, json); each runs `seconds`
+# Targets are in fuzz/fuzz_targets (frame, nats, json, decnet); each runs `seconds`
 # (default 60). Prints executions per target; exits non-zero on any crash.
 #
 #   scripts/fuzz.sh                  every target, 60 s each
@@ -21,12 +21,12 @@ main() {
   cd "$(dirname "$self")/.."
   export PATH="$HOME/.cargo/bin:$PATH"
 
-  all=(frame nats json)
+  all=(frame nats json decnet)
   which=${1:-all}
   seconds=${2:-60}
   case "$which" in
     all) targets=("${all[@]}") ;;
-    frame | nats | json) targets=("$which") ;;
+    frame | nats | json | decnet) targets=("$which") ;;
     -h | --help) sed -n '2,13p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz.sh: unknown target '$which' (one of: ${all[*]}, all)" >&2; exit 2 ;;
   esac

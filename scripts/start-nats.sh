@@ -50,7 +50,7 @@ authorization {
     { user: "dashboard", password: "dashboard-demo",
       permissions: { subscribe: ["system.*.health", "system.bus.health"], publish: { deny: ">" } } }
     { user: "fleet", password: "fleet-demo",
-      permissions: { publish: ["system.>", "attacker.>"], subscribe: { deny: ">" } } }
+      permissions: { publish: ["system.>", "attacker.>"], subscribe: ["system.*.health", "_INBOX.>"] } }
   ]
 }
 CONF
@@ -64,5 +64,5 @@ step "Starting the gateway on 127.0.0.1:${PORT}: the page, and the fleet publish
 printf '\n    Workers panel on NATS: http://127.0.0.1:%s/?interval=%s&window=%s&nats=ws://127.0.0.1:%s&user=dashboard&pass=dashboard-demo\n\n' \
   "$PORT" "$INTERVAL" "$WINDOW" "$NATS_WS_PORT"
 target/debug/worker-gateway --listen "127.0.0.1:${PORT}" --simulate --interval "${INTERVAL}" \
-  --nats-publish "nats://127.0.0.1:${NATS_PORT}" --nats-user fleet --nats-pass fleet-demo \
+  --upstream "nats://127.0.0.1:${NATS_PORT}" --nats-user fleet --nats-pass fleet-demo \
   --static www --static /pkg=pkg

@@ -37,7 +37,8 @@ step "format" cargo fmt --all -- --check
 step "clippy, host" cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "clippy, wasm32" cargo clippy -p worker-registry --all-targets --target wasm32-unknown-unknown --quiet -- -D warnings
 # Native tests: the registry core, the parity test against the original
-# Python module, the NATS parser, and the gateway (with a real nats-server).
+# Python module, the NATS parser, and the gateway (with a real nats-server,
+# a three-node nats-server cluster, and the DECNET bus daemon double).
 step "native tests" cargo test --workspace --quiet
 step "build the gateway" cargo build -p worker-gateway --quiet
 step "release build" bash scripts/build-pkg.sh
@@ -63,8 +64,10 @@ step "benchmark smoke run" node bench/run.mjs --smoke --no-build
 
 if [ -z "$quick" ]; then
   # Hardening, in its quick versions (the README has the long ones).
-  step "fuzzing: frame rules, NATS parser, JSON scanner, 20 s each" bash scripts/fuzz.sh all 20
+  step "fuzzing: frame rules, NATS parser, JSON scanner, DECNET codec, 20 s each" bash scripts/fuzz.sh all 20
   step "chaos: 10 gateway and 10 nats-server restarts under a connected page" node tests/chaos.mjs --restarts 10 --transport both
+  step "chaos behind the gateway: 5 DECNET daemon and 5 NATS cluster node restarts" \
+    node tests/chaos.mjs --restarts 5 --transport decnet,nats-cluster
   step "soak: the demo fleet at 10x speed, 1 minute" node tests/soak.mjs --minutes 1
   step "gateway under load: 200 clients, a stuck reader, a publish flood" \
     bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; node tests/gateway-load.mjs --clients 200'

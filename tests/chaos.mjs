@@ -2,7 +2,13 @@
 // server (the dev gateway, or nats-server) is restarted N times with random
 // downtime; afterwards nothing may have leaked and the backoff must jitter.
 //
-//   node tests/chaos.mjs [--restarts 100] [--transport gateway|nats|both] [--max-down-ms 3000]
+//   node tests/chaos.mjs [--restarts 100] [--transport gateway|nats|both|decnet|nats-cluster[,...]] [--max-down-ms 3000]
+//
+// Two more modes restart what is behind the gateway, not the gateway: the
+// page stays connected to a gateway bridging a DECNET bus daemon (the test
+// double, `decnet`) or a three-node NATS cluster (`nats-cluster`), while the
+// daemon, or one node at a time, is restarted. The page's socket must never
+// drop, and after each restart beats sent after it must reach the page.
 //
 // Each restart takes the server down one of three ways: a clean stop
 // (SIGTERM: the server says goodbye, 1001), a crash (SIGKILL: the kernel
@@ -11,20 +17,23 @@
 // deadlines notice). Most restarts wait for the page to reconnect before the
 // next outage; some strike again while it is still reconnecting.
 import { join } from "node:path";
-import { ROOT, freePort, launchBrowser, startGateway, startNats, waitFor } from "./support/procs.mjs";
+import {
+  ROOT, freePort, launchBrowser, startDecnetBus, startGateway, startNats, startNatsCluster, waitFor,
+} from "./support/procs.mjs";
 import { serveStatic } from "./support/static.mjs";
 
 // ---- arguments ----------------------------------------------------------
+const TRANSPORTS = ["gateway", "nats", "both", "decnet", "nats-cluster"];
 const argv = process.argv.slice(2);
 const opts = { restarts: 100, transport: "both", maxDownMs: 3000 };
 for (let i = 0; i < argv.length; i++) {
   const [name, value] = [argv[i], argv[i + 1]];
   if (name === "--restarts" && Number.isInteger(Number(value)) && Number(value) >= 1) opts.restarts = Number(value);
-  else if (name === "--transport" && ["gateway", "nats", "both"].includes(value)) opts.transport = value;
+  else if (name === "--transport" && value?.split(",").every((t) => TRANSPORTS.includes(t))) opts.transport = value;
   else if (name === "--max-down-ms" && Number(value) >= 0) opts.maxDownMs = Number(value);
   else {
     console.error(`chaos: bad argument ${name} ${value ?? ""}\n` +
-      "usage: node tests/chaos.mjs [--restarts N] [--transport gateway|nats|both] [--max-down-ms MS]");
+      "usage: node tests/chaos.mjs [--restarts N] [--transport gateway|nats|both|decnet|nats-cluster[,...]] [--max-down-ms MS]");
     process.exit(2);
   }
   i++;
@@ -138,6 +147,117 @@ async function natsTransport() {
     },
     cleanup: async () => { await fleet.stop(); await nats.cleanup(); },
   };
+}
+
+// ---- behind the gateway: the upstream bus restarted ----------------------
+async function decnetUpstream() {
+  const bus = await startDecnetBus({ healthInterval: 1 });
+  const gw = await startGateway([...FLEET, "--upstream", bus.upstream, "--admin", "--allow-origin", "*"]);
+  return {
+    name: "decnet",
+    gw,
+    /** Restarts the daemon: a clean stop or a crash (stale socket file). */
+    async restart(mode, downMs) {
+      if (mode === "stop") await bus.stop();
+      else await bus.kill();
+      await sleep(downMs);
+      await bus.start();
+      return "the daemon";
+    },
+    /** After every daemon start, the gateway held its pattern exactly once. */
+    finalCheck(starts) {
+      const subs = bus.count("SUB worker-gateway system.*.health");
+      return subs === starts ? null : `the daemon saw ${subs} SUBs of system.*.health for ${starts} starts`;
+    },
+    cleanup: async () => { await gw.stop(); await bus.cleanup(); },
+  };
+}
+
+async function natsClusterUpstream() {
+  const cluster = await startNatsCluster();
+  const gw = await startGateway([...FLEET, "--upstream", cluster.urls, "--admin", "--allow-origin", "*"]);
+  return {
+    name: "nats-cluster",
+    gw,
+    /** Restarts one node, at random: the gateway fails over to the others. */
+    async restart(mode, downMs) {
+      const node = cluster.nodes[Math.floor(Math.random() * cluster.nodes.length)];
+      if (mode === "stop") await node.stop();
+      else await node.kill();
+      await sleep(downMs);
+      await node.start();
+      return `node ${node.name}`;
+    },
+    finalCheck: () => null,
+    cleanup: async () => { await gw.stop(); await cluster.cleanup(); },
+  };
+}
+
+async function runUpstream(browser, server, upstream) {
+  const t0 = Date.now();
+  const failures = [];
+  const check = (ok, message) => { if (!ok) failures.push(message); return ok; };
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => { pageErrors.push(String(e)); log("PAGE ERROR:", String(e)); });
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => window.chaos !== undefined, null, { timeout: 15000 });
+  const options = { backoff: BACKOFF, pingIntervalMs: PING_MS, pongTimeoutMs: PONG_MS };
+  await page.evaluate(([url, o]) => window.chaos.reg.start(url, o), [upstream.gw.url, options]);
+  await waitFor(async () => (await page.evaluate(() => window.chaos.opens)) >= 1, 10000, "the page's connection");
+  // Every allowlisted worker but updater has a beat sent after `since`.
+  const freshSince = (since, ms) => waitFor(async () => {
+    const rows = await page.evaluate(() => window.chaos.reg.snapshot());
+    return EXPECT_OK.every((name) => {
+      const r = rows.find((x) => x.name === name);
+      return r && r.status === "ok" && r.last_heartbeat_ts * 1000 > since;
+    });
+  }, ms, "beats sent after the restart").then(() => true, () => false);
+  check(await freshSince(0, 15000), "the fleet never reached the page");
+  log(`${upstream.name}: page connected to ${upstream.gw.url}; ${opts.restarts} restarts behind the gateway`);
+
+  const recover = [];
+  let sawDown = 0;
+  for (let i = 1; i <= opts.restarts; i++) {
+    const mode = pick({ stop: 1, kill: 1 });
+    const down = Math.round(300 + Math.random() * Math.min(opts.maxDownMs, 2000));
+    const downAt = Date.now();
+    const restarting = upstream.restart(mode, down);
+    // The gateway tells the truth while its bus is away (the DECNET daemon
+    // is its only upstream; a cluster has other nodes to fail over to).
+    if (upstream.name === "decnet") {
+      const wasDown = await waitFor(async () => (await upstream.gw.stats()).upstream.state === "down", 2000, "upstream down")
+        .then(() => true, () => false);
+      if (check(wasDown, `restart ${i}: /admin/stats never said the upstream was down`)) sawDown++;
+    }
+    const what = await restarting;
+    const back = Date.now();
+    const fresh = await freshSince(back, 15000);
+    check(fresh, `restart ${i} (${mode} ${what}): no fresh beats within 15 s of the restart`);
+    recover.push(Date.now() - back);
+    log(`${upstream.name}: restart ${String(i).padStart(3)}/${opts.restarts}: ${mode.padEnd(4)} ${what}, down ${back - downAt} ms, fresh beats ${Date.now() - back} ms later`);
+  }
+
+  const data = await page.evaluate(() => ({ opens: window.chaos.opens, state: window.chaos.reg.connection(), stats: window.chaos.reg.stats() }));
+  check(data.opens === 1, `the page's socket dropped: ${data.opens} opens, expected 1 (upstream loss is not the client's fault)`);
+  check(data.state.state === "open", `connection() at the end: ${JSON.stringify(data.state)}`);
+  const stats = await upstream.gw.stats();
+  check(stats.upstream.state === "up", `gateway upstream at the end: ${JSON.stringify(stats.upstream)}`);
+  check(stats.connections === 1 && stats.subscriptions === 2, `gateway: ${stats.connections} connections, ${stats.subscriptions} subscriptions; expected 1 and 2`);
+  const final = upstream.finalCheck(opts.restarts + 1);
+  if (final) failures.push(final);
+  check(pageErrors.length === 0, `${pageErrors.length} page error(s), first: ${pageErrors[0]}`);
+  await page.evaluate(() => window.chaos.reg.stop());
+  await page.close();
+
+  const sorted = [...recover].sort((a, b) => a - b);
+  console.log(`\nchaos: ${upstream.name} figures`);
+  console.log(`  restarts           ${opts.restarts} behind the gateway; the page's socket opened ${data.opens} time(s)`);
+  console.log(`  fresh beats after  median ${sorted[Math.floor(sorted.length / 2)] ?? 0} ms, max ${sorted.at(-1) ?? 0} ms (after the restart)`);
+  console.log(`  gateway upstream   ${JSON.stringify(stats.upstream)}; relayed ${stats.relayed}${upstream.name === "decnet" ? `; said down ${sawDown}/${opts.restarts} times` : ""}`);
+  console.log(`  registry           ${data.stats.accepted} beats accepted`);
+  console.log(`  duration           ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return failures.map((f) => `${upstream.name}: ${f}`);
 }
 
 // ---- the run of one transport --------------------------------------------
@@ -383,9 +503,19 @@ try {
     "/": (req, res) => { res.setHeader("Content-Type", "text/html; charset=utf-8"); res.end(PAGE); },
   });
   browser = await launchBrowser();
-  const which = opts.transport === "both" ? ["gateway", "nats"] : [opts.transport];
+  const which = opts.transport.split(",").flatMap((t) => (t === "both" ? ["gateway", "nats"] : [t]));
   for (const name of which) {
     log(`--- transport ${name} ---`);
+    if (name === "decnet" || name === "nats-cluster") {
+      const upstream = name === "decnet" ? await decnetUpstream() : await natsClusterUpstream();
+      transports.push(upstream);
+      try {
+        failures.push(...(await runUpstream(browser, server, upstream)));
+      } finally {
+        await upstream.cleanup().catch(() => {});
+      }
+      continue;
+    }
     const transport = name === "gateway" ? await gatewayTransport() : await natsTransport();
     transports.push(transport);
     try {

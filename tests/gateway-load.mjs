@@ -200,7 +200,8 @@ const pubs = [];
 try {
   const bin = process.env.WR_GATEWAY_BIN;
   log(`gateway ${bin} (built ${statSync(bin).mtime.toISOString()}), --queue ${QUEUE} --publish-rate ${RATE}; ${N} clients; open-file limit ${limit.soft}`);
-  gw = await startGateway(["--admin", "--queue", String(QUEUE), "--publisher-token", TOKEN, "--publish-rate", String(RATE)]);
+  gw = await startGateway(["--admin", "--queue", String(QUEUE), "--publisher-token", TOKEN, "--publish-rate", String(RATE),
+    "--allow-subscribe", "load.>"]);
   const pid = gw.child.pid;
   await sleep(300);
   figures.idle = rss(pid);

@@ -78,8 +78,14 @@ function truncate(text, max) {
 /**
  * The banner for a ConnectionStatus, or null when the bus is connected.
  * `everOpen`: the panel has seen this registry connected before.
+ * `upstreamDownFor`: seconds this panel has seen the gateway's own link to
+ * the bus down (`upstream: "down"`) while the page's socket is open.
  */
-export function bannerFor(conn, everOpen = false) {
+export function bannerFor(conn, everOpen = false, upstreamDownFor = null) {
+  if (conn && conn.state === "open" && conn.upstream === "down") {
+    const since = typeof upstreamDownFor === "number" ? `for ${formatAgo(upstreamDownFor).replace(/ ago$/, "")} · ` : "";
+    return { tone: "bad", label: "BUS OFFLINE", detail: `${since}the gateway is reconnecting to it` };
+  }
   if (!conn || conn.state === "open" || conn.bus_connected === true) return null;
   const error = typeof conn.last_error === "string" ? conn.last_error : "";
   const retry = conn.state === "backoff" && typeof conn.next_retry_ms === "number"
@@ -265,6 +271,7 @@ export class WorkerPanel extends HTMLElement {
   #quietUntil = 0;
   #everOpen = false;
   #wasOpen = null;
+  #upstreamDownAt = null; // performance.now() when upstream "down" was first seen
   #broken = false;
   #rows = new Map(); // worker name -> the DOM nodes of its row
   #ui;
@@ -286,6 +293,7 @@ export class WorkerPanel extends HTMLElement {
     this.#quietUntil = performance.now() + QUIET_MS;
     this.#everOpen = false;
     this.#wasOpen = null;
+    this.#upstreamDownAt = null;
     this.#broken = false;
     for (const row of this.#rows.values()) row.status = undefined;
     if (this.isConnected) this.#subscribe();
@@ -466,14 +474,20 @@ export class WorkerPanel extends HTMLElement {
 
   #renderBanner(conn, messages) {
     const ui = this.#ui;
-    const open = conn !== null && (conn.state === "open" || conn.bus_connected === true);
+    // The page's socket may be open while the gateway has lost the bus
+    // behind it: that is offline too.
+    const upstreamDown = conn !== null && conn.state === "open" && conn.upstream === "down";
+    if (!upstreamDown) this.#upstreamDownAt = null;
+    else if (this.#upstreamDownAt === null) this.#upstreamDownAt = performance.now();
+    const open = conn !== null && !upstreamDown && (conn.state === "open" || conn.bus_connected === true);
     if (open) this.#everOpen = true;
     if (conn !== null && this.#wasOpen !== null && open !== this.#wasOpen) {
       messages.push(open ? "Bus connection restored" : "Bus connection lost");
       if (open) this.#quietUntil = performance.now() + QUIET_MS;
     }
     if (conn !== null) this.#wasOpen = open;
-    const banner = bannerFor(conn, this.#everOpen);
+    const downFor = this.#upstreamDownAt === null ? null : (performance.now() - this.#upstreamDownAt) / 1000;
+    const banner = bannerFor(conn, this.#everOpen, downFor);
     setHidden(ui.banner, banner === null);
     if (banner !== null) {
       setAttr(ui.banner, "data-tone", banner.tone);

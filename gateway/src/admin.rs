@@ -22,10 +22,12 @@ const MAX_FLOOD: u64 = 100_000_000;
 
 pub async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let bus = &shared.bus;
-    let snapshot = bus.stats.snapshot(
+    let mut snapshot = serde_json::to_value(bus.stats.snapshot(
         bus.retained_topics(),
         shared.started.elapsed().as_secs_f64(),
-    );
+    ))
+    .unwrap_or_default();
+    snapshot["upstream"] = serde_json::to_value(bus.link()).unwrap_or_default();
     (
         // Readable from a benchmark page on another port or origin.
         [

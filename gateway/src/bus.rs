@@ -2,20 +2,28 @@
 //! NATS wildcards, the retained beats and the counters. Every send is a
 //! `try_send` into a bounded per-client queue, so one stuck client can never
 //! block a publisher or grow memory: it is closed as a slow consumer instead.
+//! The bus also keeps what the upstream link needs to know (the patterns
+//! clients read) and tells clients the link's state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, Utf8Bytes};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::frame;
 use crate::retained::{Retained, MAX_RETAINED};
 use crate::stats::Stats;
 use crate::topic::{health_name, Pattern};
+use crate::upstream::interest::Interest;
+use crate::upstream::{Link, LinkSnapshot};
+
+/// The pattern the gateway itself always reads, so it retains every health
+/// beat (`system.bus.health` included) whether or not a client asked yet.
+pub const RETAIN_PATTERN: &str = "system.*.health";
 
 /// Subscriptions one connection may hold (docs/protocol.md, section 2.5 "Limits").
 pub const MAX_SUBS: usize = 16;
@@ -41,6 +49,9 @@ impl ClientHandle {
 struct Client {
     handle: Arc<ClientHandle>,
     subs: Vec<(i64, Pattern)>,
+    /// Whether the client has been sent a status frame, and so gets one on
+    /// every change of the link.
+    status: bool,
 }
 
 pub struct Bus {
@@ -49,18 +60,125 @@ pub struct Bus {
     pub stats: Stats,
     next_id: AtomicU64,
     queue: usize,
+    /// The patterns read, by how many readers (lock order: after clients).
+    interest: Mutex<Interest>,
+    /// The patterns the upstream link should hold, for its driver to watch.
+    wanted: watch::Sender<BTreeSet<String>>,
+    /// The upstream link's state (lock order: after clients).
+    link: Mutex<Link>,
 }
 
 impl Bus {
-    /// A bus whose clients each get a send queue of `queue` frames.
+    /// A bus with no upstream, whose clients each get a send queue of
+    /// `queue` frames.
     pub fn new(queue: usize) -> Bus {
+        Bus::with_link(queue, Link::local(Instant::now()))
+    }
+
+    /// A bus whose upstream link starts in the state `link`.
+    pub fn with_link(queue: usize, link: Link) -> Bus {
+        let mut interest = Interest::default();
+        if let Ok(p) = Pattern::parse(RETAIN_PATTERN) {
+            interest.add(&p);
+        }
+        let (wanted, _) = watch::channel(interest.wanted());
         Bus {
             clients: RwLock::new(HashMap::new()),
             retained: Mutex::new(Retained::new(MAX_RETAINED)),
             stats: Stats::default(),
             next_id: AtomicU64::new(1),
             queue: queue.max(1),
+            interest: Mutex::new(interest),
+            wanted,
+            link: Mutex::new(link),
         }
+    }
+
+    /// The patterns to hold upstream, updated as clients come and go.
+    pub fn wanted(&self) -> watch::Receiver<BTreeSet<String>> {
+        self.wanted.subscribe()
+    }
+
+    /// Readers of `pattern` (clients, plus the gateway for RETAIN_PATTERN).
+    pub fn readers(&self, pattern: &str) -> usize {
+        self.lock_interest().count(pattern)
+    }
+
+    /// Records the upstream link's state and, if it flipped, tells every
+    /// client that has had a status frame.
+    pub fn set_link(&self, up: bool, error: Option<String>) {
+        let now = Instant::now();
+        let clients = self.read_clients();
+        let mut link = self.lock_link();
+        let was_up = link.up;
+        if !link.set(up, error, now) {
+            return;
+        }
+        if up {
+            tracing::info!("upstream {} is up", link.url.as_deref().unwrap_or("?"));
+        } else if was_up {
+            tracing::warn!(
+                "upstream {} is down: {}",
+                link.url.as_deref().unwrap_or("?"),
+                link.error.as_deref().unwrap_or("?")
+            );
+        }
+        let status = Utf8Bytes::from(link.status_frame(now));
+        for client in clients.values().filter(|c| c.status) {
+            self.send(&client.handle, Message::Text(status.clone()));
+        }
+    }
+
+    pub fn link(&self) -> LinkSnapshot {
+        self.lock_link().snapshot(Instant::now())
+    }
+
+    pub fn link_up(&self) -> bool {
+        self.lock_link().up
+    }
+
+    /// Sends the client its first status frame (after its first `sub` or
+    /// `auth`); from then on it hears of every change.
+    pub fn enable_status(&self, id: ClientId) {
+        let mut clients = self.write_clients();
+        if let Some(client) = clients.get_mut(&id) {
+            self.status_once(client);
+        }
+    }
+
+    fn status_once(&self, client: &mut Client) {
+        if client.status {
+            return;
+        }
+        client.status = true;
+        let frame = self.lock_link().status_frame(Instant::now());
+        self.send(&client.handle, Message::Text(frame.into()));
+    }
+
+    /// Retains a beat loaded at start (from a JetStream stream) as received
+    /// `age` ago, unless a newer one already arrived live.
+    pub fn retain_loaded(&self, topic: &str, envelope: String, age: Duration) {
+        if health_name(topic).is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let received = now.checked_sub(age).unwrap_or(now);
+        self.lock_retained()
+            .insert_if_newer(topic, envelope.into(), received);
+    }
+
+    fn update_interest(&self, f: impl FnOnce(&mut Interest)) {
+        let mut interest = self.lock_interest();
+        f(&mut interest);
+        let now = interest.wanted();
+        self.wanted.send_if_modified(|w| {
+            if *w == now {
+                false
+            } else {
+                *w = now;
+                true
+            }
+        });
     }
 
     /// Registers a connection; its writer drains the returned receiver and
@@ -79,6 +197,7 @@ impl Bus {
         let client = Client {
             handle: handle.clone(),
             subs: Vec::new(),
+            status: false,
         };
         self.write_clients().insert(id, client);
         Stats::incr(&self.stats.connections);
@@ -90,25 +209,35 @@ impl Bus {
         if let Some(client) = self.write_clients().remove(&id) {
             Stats::sub(&self.stats.connections, 1);
             Stats::sub(&self.stats.subscriptions, client.subs.len() as u64);
+            if !client.subs.is_empty() {
+                self.update_interest(|i| client.subs.iter().for_each(|(_, p)| i.remove(p)));
+            }
         }
     }
 
     /// Adds (or, for a known sid, replaces) a subscription, then queues the
-    /// retained beats it newly covers. Both happen under the write lock, so
-    /// no live event can slip in between and arrive twice.
+    /// client's first status frame and the retained beats the pattern newly
+    /// covers. All happens under the write lock, so no live event can slip
+    /// in between and arrive twice.
     pub fn subscribe(&self, id: ClientId, sid: i64, pattern: Pattern) -> Result<(), String> {
         let mut clients = self.write_clients();
         let Some(client) = clients.get_mut(&id) else {
             return Ok(()); // already disconnecting
         };
         if let Some(slot) = client.subs.iter_mut().find(|(s, _)| *s == sid) {
-            slot.1 = pattern.clone();
+            let old = std::mem::replace(&mut slot.1, pattern.clone());
+            self.update_interest(|i| {
+                i.add(&pattern);
+                i.remove(&old);
+            });
         } else if client.subs.len() >= MAX_SUBS {
             return Err(format!("too many subscriptions (max {MAX_SUBS})"));
         } else {
             client.subs.push((sid, pattern.clone()));
             Stats::incr(&self.stats.subscriptions);
+            self.update_interest(|i| i.add(&pattern));
         }
+        self.status_once(client);
 
         let now = Instant::now();
         let retained = self.lock_retained();
@@ -134,12 +263,12 @@ impl Bus {
         let Some(client) = clients.get_mut(&id) else {
             return Ok(());
         };
-        let before = client.subs.len();
-        client.subs.retain(|(s, _)| *s != sid);
-        if client.subs.len() == before {
+        let Some(at) = client.subs.iter().position(|(s, _)| *s == sid) else {
             return Err(format!("no subscription with sid {sid}"));
-        }
+        };
+        let (_, pattern) = client.subs.remove(at);
         Stats::sub(&self.stats.subscriptions, 1);
+        self.update_interest(|i| i.remove(&pattern));
         Ok(())
     }
 
@@ -168,11 +297,13 @@ impl Bus {
     /// if the frame was not queued.
     pub fn send(&self, handle: &ClientHandle, msg: Message) -> bool {
         if handle.is_kicked() {
+            Stats::incr(&self.stats.dropped_frames);
             return false;
         }
         match handle.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                Stats::incr(&self.stats.dropped_frames);
                 if !handle.kicked.swap(true, Ordering::Relaxed) {
                     Stats::incr(&self.stats.dropped_clients);
                     tracing::info!("closing a slow consumer (send queue full)");
@@ -201,6 +332,14 @@ impl Bus {
     fn lock_retained(&self) -> MutexGuard<'_, Retained> {
         self.retained.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn lock_interest(&self) -> MutexGuard<'_, Interest> {
+        self.interest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_link(&self) -> MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +358,13 @@ mod tests {
         out
     }
 
+    /// The frames other than status frames.
+    fn events(rx: &mut mpsc::Receiver<Message>) -> Vec<String> {
+        let mut out = texts(rx);
+        out.retain(|t| !t.starts_with(r#"{"op":"status""#));
+        out
+    }
+
     #[test]
     fn delivers_once_even_when_two_subs_match() {
         let bus = Bus::new(16);
@@ -228,7 +374,7 @@ mod tests {
             .expect("sub");
         bus.subscribe(id, 2, pattern("system.>")).expect("sub");
         bus.publish("system.api.health", "{}".into());
-        assert_eq!(texts(&mut rx).len(), 1);
+        assert_eq!(events(&mut rx).len(), 1);
     }
 
     #[test]
@@ -239,10 +385,61 @@ mod tests {
         let (id, _h, mut rx) = bus.connect(&token);
         bus.subscribe(id, 1, pattern("system.api.health"))
             .expect("sub");
-        assert_eq!(texts(&mut rx).len(), 1);
+        assert_eq!(events(&mut rx).len(), 1);
         bus.subscribe(id, 2, pattern("system.*.health"))
             .expect("sub");
-        assert!(texts(&mut rx).is_empty(), "already covered by sid 1");
+        assert!(events(&mut rx).is_empty(), "already covered by sid 1");
+    }
+
+    #[test]
+    fn status_comes_once_after_the_first_sub_then_on_every_flip() {
+        let spec = crate::upstream::Spec::Decnet("/x".into());
+        let bus = Bus::with_link(16, Link::upstream(&spec, Instant::now()));
+        let token = CancellationToken::new();
+        let (quiet, _h, mut quiet_rx) = bus.connect(&token);
+        let (id, _h, mut rx) = bus.connect(&token);
+        bus.set_link(true, None);
+        assert!(texts(&mut rx).is_empty(), "nothing before the first sub");
+        bus.subscribe(id, 1, pattern("system.*.health"))
+            .expect("sub");
+        bus.subscribe(id, 2, pattern("system.bus.health"))
+            .expect("sub");
+        let got = texts(&mut rx);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with(r#"{"op":"status","upstream":"up","since":"#));
+        bus.set_link(false, Some("daemon gone".into()));
+        bus.set_link(false, Some("still gone".into()));
+        let got = texts(&mut rx);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains(r#""upstream":"down""#) && got[0].contains("daemon gone"));
+        assert!(texts(&mut quiet_rx).is_empty());
+        bus.enable_status(quiet);
+        assert!(texts(&mut quiet_rx)[0].contains("still gone"));
+    }
+
+    #[test]
+    fn interest_follows_subscriptions() {
+        let bus = Bus::new(16);
+        let token = CancellationToken::new();
+        let wanted = bus.wanted();
+        let (a, _h, _rx) = bus.connect(&token);
+        let (b, _h, _rx) = bus.connect(&token);
+        assert_eq!(bus.readers(RETAIN_PATTERN), 1, "the gateway's own");
+        bus.subscribe(a, 1, pattern("attacker.>")).expect("sub");
+        bus.subscribe(b, 1, pattern("attacker.>")).expect("sub");
+        bus.subscribe(b, 2, pattern("system.api.health"))
+            .expect("sub");
+        assert!(wanted.borrow().contains("attacker.>"));
+        assert!(!wanted.borrow().contains("system.api.health"), "covered");
+        bus.unsubscribe(a, 1).expect("unsub");
+        assert!(wanted.borrow().contains("attacker.>"), "b still reads it");
+        bus.subscribe(b, 1, pattern("audit.>")).expect("replace");
+        assert!(!wanted.borrow().contains("attacker.>"));
+        bus.disconnect(b);
+        assert_eq!(
+            *wanted.borrow(),
+            BTreeSet::from([RETAIN_PATTERN.to_string()])
+        );
     }
 
     #[test]
@@ -256,6 +453,11 @@ mod tests {
         }
         assert!(h.close.is_cancelled());
         assert_eq!(bus.stats.dropped_clients.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            bus.stats.dropped_frames.load(Ordering::Relaxed),
+            5,
+            "the status frame after the sub took the one slot"
+        );
     }
 
     #[test]

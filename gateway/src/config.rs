@@ -6,11 +6,19 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-/// Development bus gateway for worker-registry.
+use crate::topic::Pattern;
+use crate::upstream::Spec;
+
+/// What a client may subscribe to unless `--allow-subscribe` widens it:
+/// health beats, and nothing else a bus carries.
+pub const DEFAULT_READABLE: [&str; 2] = ["system.*.health", "system.bus.health"];
+
+/// Bus gateway for worker-registry.
 ///
-/// Speaks the JSON gateway protocol (docs/protocol.md, section 2) on a WebSocket at /bus,
-/// retains the last health beat of every worker, and can simulate a worker
-/// fleet. Meant for development and demos, not production.
+/// Speaks the JSON gateway protocol (docs/protocol.md, section 2) on a WebSocket at
+/// /bus, relays a real bus (a DECNET bus daemon or NATS) or its own
+/// in-process one, retains the last health beat of every worker, and can
+/// simulate a worker fleet.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "worker-gateway", version)]
 pub struct Config {
@@ -73,14 +81,42 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub publish_rate: u32,
 
-    /// Publish the simulated fleet to this NATS server (e.g.
-    /// nats://127.0.0.1:4222) instead of the in-process bus: subject = topic,
-    /// body = the bus envelope. Needs --simulate.
-    #[arg(long, value_name = "URL", requires = "simulate")]
-    pub nats_publish: Option<String>,
+    /// Relay this bus instead of the in-process one: decnet:PATH (a DECNET
+    /// bus daemon's UNIX socket) or nats://HOST:PORT[,nats://HOST:PORT...]
+    /// (a NATS server or cluster). With --simulate the fleet is published
+    /// there. --nats-publish is an older name for it.
+    #[arg(long, value_name = "SPEC", alias = "nats-publish", value_parser = Spec::parse)]
+    pub upstream: Option<Spec>,
+
+    /// Also let clients subscribe to patterns within PATTERN (repeatable).
+    /// By default they may read only system.*.health and system.bus.health.
+    #[arg(long = "allow-subscribe", value_name = "PATTERN", value_parser = Pattern::parse)]
+    pub allow_subscribe: Vec<Pattern>,
+
+    /// Send client `pub`s to the upstream bus too. Without it they reach
+    /// only this gateway's own clients.
+    #[arg(long, requires = "upstream")]
+    pub publish_upstream: bool,
+
+    /// A JetStream stream holding the last message of each health subject:
+    /// at start, before serving any sub, the gateway loads those beats with
+    /// their ages. NATS upstream only.
+    #[arg(long, value_name = "NAME", requires = "upstream")]
+    pub nats_stream: Option<String>,
+
+    /// Create the --nats-stream stream when it is missing: subject
+    /// system.*.health, one message per subject, kept for a day.
+    #[arg(long, requires = "nats_stream")]
+    pub nats_create_stream: bool,
+
+    /// Replicas of the stream --nats-create-stream creates (a cluster of
+    /// three wants 3).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "nats_create_stream",
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nats_stream_replicas: u8,
 
     /// NATS user name (with --nats-pass).
-    #[arg(long, value_name = "USER", requires_all = ["nats_publish", "nats_pass"])]
+    #[arg(long, value_name = "USER", requires_all = ["upstream", "nats_pass"])]
     pub nats_user: Option<String>,
 
     /// NATS password (with --nats-user).
@@ -91,7 +127,7 @@ pub struct Config {
     #[arg(
         long,
         value_name = "TOKEN",
-        requires = "nats_publish",
+        requires = "upstream",
         conflicts_with = "nats_user"
     )]
     pub nats_token: Option<String>,
@@ -112,6 +148,34 @@ impl Config {
         let argv = std::iter::once(std::ffi::OsString::from("worker-gateway"))
             .chain(args.into_iter().map(Into::into));
         Config::try_parse_from(argv)
+    }
+}
+
+impl Config {
+    /// Checks what clap cannot: flags that only make sense for one kind of
+    /// upstream.
+    pub fn check(&self) -> Result<(), String> {
+        let nats = matches!(self.upstream, Some(Spec::Nats(_)));
+        if !nats {
+            let nats_only = [
+                ("--nats-stream", self.nats_stream.is_some()),
+                ("--nats-user", self.nats_user.is_some()),
+                ("--nats-token", self.nats_token.is_some()),
+            ];
+            if let Some((flag, _)) = nats_only.iter().find(|(_, set)| *set) {
+                return Err(format!("{flag} needs a NATS --upstream (nats://...)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The patterns clients may read within.
+    pub fn readable(&self) -> Vec<Pattern> {
+        DEFAULT_READABLE
+            .iter()
+            .filter_map(|p| Pattern::parse(p).ok())
+            .chain(self.allow_subscribe.iter().cloned())
+            .collect()
     }
 }
 
@@ -145,7 +209,8 @@ fn parse_mount(s: &str) -> Result<Mount, String> {
         Some((p, d)) if p.starts_with('/') => (p.trim_end_matches('/'), d),
         _ => ("", s),
     };
-    if path.contains("//") || path == "/admin" || path == "/bus" {
+    if path.contains("//") || ["/admin", "/bus", "/healthz", "/readyz", "/metrics"].contains(&path)
+    {
         return Err(format!("{path:?} cannot serve files"));
     }
     let dir = PathBuf::from(dir);
@@ -210,8 +275,35 @@ mod tests {
             }
         );
         assert!(Config::from_args(["--static", "/admin=src"]).is_err());
-        assert!(Config::from_args(["--nats-publish", "nats://x"]).is_err());
-        assert!(Config::from_args(["--simulate", "--nats-publish", "nats://x"]).is_ok());
+        let c = Config::from_args(["--nats-publish", "nats://x:1"]).expect("an alias");
+        assert_eq!(c.upstream, Some(Spec::Nats(vec!["nats://x:1".into()])));
+        assert!(Config::from_args(["--upstream", "x"]).is_err());
+        assert!(Config::from_args(["--publish-upstream"]).is_err());
+        assert!(Config::from_args(["--allow-subscribe", "a.>.b"]).is_err());
+        let c = Config::from_args(["--allow-subscribe", "attacker.>"]).expect("valid");
+        let readable: Vec<String> = c.readable().iter().map(|p| p.as_str().to_owned()).collect();
+        assert_eq!(
+            readable,
+            ["system.*.health", "system.bus.health", "attacker.>"]
+        );
+        let c =
+            Config::from_args(["--upstream", "decnet:/s", "--nats-stream", "h"]).expect("parses");
+        assert!(c
+            .check()
+            .unwrap_err()
+            .contains("--nats-stream needs a NATS"));
+        let c = Config::from_args([
+            "--upstream",
+            "nats://a:1",
+            "--nats-stream",
+            "h",
+            "--nats-create-stream",
+            "--nats-stream-replicas",
+            "3",
+        ])
+        .expect("parses");
+        assert!(c.check().is_ok());
+        assert!(Config::from_args(["--upstream", "nats://a:1", "--nats-create-stream"]).is_err());
     }
 
     #[test]

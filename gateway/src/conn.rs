@@ -36,6 +36,11 @@ const LINGER: Duration = Duration::from_millis(500);
 /// a flood of refused publishes cannot itself fill the queue.
 const SHED_NOTICE_EVERY: Duration = Duration::from_secs(1);
 
+/// How long a `sub` waits for the warm start (`--nats-stream`). Past this
+/// it is served anyway, with what the gateway has: a bus that is away must
+/// not keep clients from hearing the status frame that says so.
+const WARM_WAIT: Duration = Duration::from_secs(10);
+
 /// Serves one upgraded WebSocket until either side closes it.
 pub async fn serve(socket: WebSocket, shared: Arc<Shared>) {
     let (id, handle, rx) = shared.bus.connect(&shared.shutdown);
@@ -131,6 +136,8 @@ struct Session<'a> {
     publisher: bool,
     bucket: TokenBucket,
     last_shed_notice: Option<Instant>,
+    /// The patterns this client may subscribe within.
+    readable: Vec<Pattern>,
 }
 
 /// How the reader ended: a clean stream can still be drained for the
@@ -161,6 +168,7 @@ impl<'a> Session<'a> {
             publisher: false,
             bucket: TokenBucket::new(rate, burst, Instant::now()),
             last_shed_notice: None,
+            readable: shared.config.readable(),
         }
     }
 
@@ -192,7 +200,7 @@ impl<'a> Session<'a> {
                 None => return ReadEnd::Clean,
             };
             let flow = match msg {
-                Message::Text(text) => self.on_text(text.as_str()),
+                Message::Text(text) => self.on_text(text.as_str()).await,
                 Message::Binary(bytes) => self.on_binary(bytes.len()),
                 // tungstenite answers pings itself.
                 Message::Ping(_) | Message::Pong(_) => Flow::Continue,
@@ -215,7 +223,7 @@ impl<'a> Session<'a> {
         Flow::Continue
     }
 
-    fn on_text(&mut self, text: &str) -> Flow {
+    async fn on_text(&mut self, text: &str) -> Flow {
         if text.len() > MAX_CLIENT_FRAME {
             return self.too_large();
         }
@@ -231,7 +239,12 @@ impl<'a> Session<'a> {
             Ok(ClientFrame::Auth { token }) => return self.on_auth(&token),
             Ok(ClientFrame::Sub { sid, pattern }) => match Pattern::parse(&pattern) {
                 Err(e) => self.error(&format!("invalid pattern {pattern:?}: {e}")),
+                Ok(p) if !self.readable.iter().any(|a| p.is_subset_of(a)) => {
+                    Stats::incr(&self.shared.bus.stats.refused_subs);
+                    self.error(&refused_pattern(&pattern, &self.readable));
+                }
                 Ok(p) => {
+                    self.await_warm_start().await;
                     if let Err(e) = self.shared.bus.subscribe(self.id, sid, p) {
                         self.error(&e);
                     }
@@ -261,12 +274,14 @@ impl<'a> Session<'a> {
         {
             self.authenticated = true;
             self.publisher = true;
+            self.shared.bus.enable_status(self.id);
         } else if config
             .token
             .as_deref()
             .is_some_and(|t| same_secret(t, token))
         {
             self.authenticated = true;
+            self.shared.bus.enable_status(self.id);
         } else if config.token.is_some() {
             return self.refuse_auth("wrong token");
         } else {
@@ -302,7 +317,22 @@ impl<'a> Session<'a> {
         }
         let kind = kind.unwrap_or_else(|| frame::default_kind(topic));
         let envelope = frame::envelope(rand::random(), topic, kind, unix_now(), payload);
-        self.shared.bus.publish(topic, envelope);
+        if self.shared.pub_goes_upstream() {
+            // Comes back through the relay, like any event on the bus.
+            self.shared.publish_upstream(topic, envelope);
+        } else {
+            self.shared.bus.publish(topic, envelope);
+        }
+    }
+
+    /// Holds a `sub` until the retained beats are loaded (`--nats-stream`),
+    /// so its replay is complete, for at most `WARM_WAIT`.
+    async fn await_warm_start(&self) {
+        let mut warm = self.shared.warm.subscribe();
+        if *warm.borrow() {
+            return;
+        }
+        let _ = timeout(WARM_WAIT, warm.wait_for(|w| *w)).await;
     }
 
     fn too_large(&mut self) -> Flow {
@@ -339,6 +369,16 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The error frame for a `sub` outside what clients may read.
+fn refused_pattern(pattern: &str, readable: &[Pattern]) -> String {
+    let allowed: Vec<&str> = readable.iter().map(Pattern::as_str).collect();
+    format!(
+        "subscription to {pattern:?} refused: clients may read only {}; \
+         start the gateway with --allow-subscribe {pattern} to allow it",
+        allowed.join(", ")
+    )
+}
+
 /// True for tungstenite's "message longer than max_message_size" error.
 fn is_too_long(e: axum::Error) -> bool {
     matches!(
@@ -360,7 +400,17 @@ fn same_secret(expected: &str, given: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_secret;
+    use super::{refused_pattern, same_secret};
+    use crate::topic::Pattern;
+
+    #[test]
+    fn a_refusal_names_the_pattern_and_the_flag() {
+        let readable = [Pattern::parse("system.*.health").expect("valid")];
+        let msg = refused_pattern("attacker.>", &readable);
+        assert!(msg.contains("\"attacker.>\""), "{msg}");
+        assert!(msg.contains("--allow-subscribe attacker.>"), "{msg}");
+        assert!(msg.contains("system.*.health"), "{msg}");
+    }
 
     #[test]
     fn secrets_compare_exactly() {

@@ -13,6 +13,11 @@ use worker_gateway::Config;
 async fn main() -> ExitCode {
     let mut config = Config::parse();
     config.announce = true;
+    // Before binding: a flag error must not look like a gateway that started.
+    if let Err(e) = config.check() {
+        eprintln!("worker-gateway: {e}");
+        return ExitCode::from(2);
+    }
 
     // Logs go to stderr: stdout is for the lines scripts read.
     tracing_subscriber::fmt()
@@ -51,6 +56,17 @@ async fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "worker-gateway listening on http://{addr}");
     let _ = writeln!(out, "bus: ws://{addr}/bus");
+    let patterns = config.readable();
+    let readable: Vec<&str> = patterns.iter().map(|p| p.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "upstream: {}; clients may read {}",
+        config
+            .upstream
+            .as_ref()
+            .map_or("none (the in-process bus)".to_string(), |u| u.display()),
+        readable.join(", ")
+    );
     for mount in &config.static_dirs {
         let path = mount.path.trim_end_matches('/');
         let _ = writeln!(

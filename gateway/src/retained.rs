@@ -66,6 +66,19 @@ impl Retained {
         self.order.insert(seq, topic.to_owned());
     }
 
+    /// Stores the event unless the topic already holds one received later
+    /// (a beat loaded at start must not replace a live one).
+    pub fn insert_if_newer(&mut self, topic: &str, envelope: Utf8Bytes, received: Instant) {
+        if self
+            .by_topic
+            .get(topic)
+            .is_some_and(|e| e.received >= received)
+        {
+            return;
+        }
+        self.insert(topic, envelope, received);
+    }
+
     pub fn len(&self) -> usize {
         self.by_topic.len()
     }
@@ -93,6 +106,20 @@ mod tests {
         assert_eq!(r.len(), 1);
         let (_, e) = r.iter().next().expect("one entry");
         assert_eq!(e.envelope.as_str(), "2");
+    }
+
+    #[test]
+    fn loaded_beats_never_replace_live_ones() {
+        let mut r = Retained::new(4);
+        let now = Instant::now();
+        let earlier = now - std::time::Duration::from_secs(5);
+        r.insert("system.a.health", "live".into(), now);
+        r.insert_if_newer("system.a.health", "loaded".into(), earlier);
+        r.insert_if_newer("system.b.health", "loaded".into(), earlier);
+        let got: std::collections::HashMap<&str, &str> =
+            r.iter().map(|(t, e)| (t, e.envelope.as_str())).collect();
+        assert_eq!(got["system.a.health"], "live");
+        assert_eq!(got["system.b.health"], "loaded");
     }
 
     #[test]

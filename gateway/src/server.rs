@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use tower_http::services::ServeDir;
 
-use crate::{admin, conn, Shared};
+use crate::{admin, conn, metrics, Shared};
 
 /// The WebSocket layer's own cap on a message. Above the protocol's 4 KiB
 /// on purpose: frames between the two get a readable error and close 1009
@@ -24,7 +24,11 @@ pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 const READ_BUFFER: usize = 8 * 1024;
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    let mut app = Router::new().route("/bus", get(bus_socket));
+    let mut app = Router::new()
+        .route("/bus", get(bus_socket))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text));
     if shared.config.admin {
         app = app
             .route("/admin/stats", get(admin::stats))
@@ -146,6 +150,48 @@ fn mime_for(path: &str) -> Option<&'static str> {
 
 async fn banner() -> &'static str {
     "worker-gateway: the bus WebSocket is at /bus (start with --static DIR to serve a page here)\n"
+}
+
+/// 200 while the process serves: for a supervisor's liveness check.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// 200 only while the upstream is up and the warm start is done: for a
+/// load balancer, which should send no client to a replica that would show
+/// a stale or empty fleet.
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let link = shared.bus.link();
+    let warm = *shared.warm.borrow();
+    let body = serde_json::json!({
+        "ready": shared.ready(),
+        "upstream": link.state,
+        "warm": warm,
+        "error": link.error,
+    })
+    .to_string();
+    let status = if shared.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [
+            (CONTENT_TYPE, "application/json"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics::render(&shared),
+    )
+        .into_response()
 }
 
 async fn not_found() -> StatusCode {

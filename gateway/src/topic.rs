@@ -17,6 +17,8 @@ enum Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     tokens: Vec<Token>,
+    /// The pattern as written, for error messages and upstream `SUB`s.
+    source: String,
 }
 
 impl Pattern {
@@ -39,7 +41,37 @@ impl Pattern {
                 t => Token::Literal(t.to_owned()),
             });
         }
-        Ok(Pattern { tokens })
+        Ok(Pattern {
+            tokens,
+            source: pattern.to_owned(),
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// True if every topic this pattern matches, `other` matches too: the
+    /// test behind `--allow-subscribe` and behind sending upstream only the
+    /// patterns no other one already covers.
+    pub fn is_subset_of(&self, other: &Pattern) -> bool {
+        let mut mine = self.tokens.iter();
+        for theirs in &other.tokens {
+            let Some(token) = mine.next() else {
+                return false; // `other` needs more tokens than we give
+            };
+            match (theirs, token) {
+                // `>` takes one or more tokens; we have at least this one.
+                (Token::Rest, _) => return true,
+                // We may match longer topics than a fixed-length `other`.
+                (_, Token::Rest) => return false,
+                (Token::One, _) => {}
+                (Token::Literal(a), Token::Literal(b)) if a == b => {}
+                (Token::Literal(_), _) => return false,
+            }
+        }
+        mine.next().is_none()
     }
 
     /// True if the topic, already split into tokens, matches this pattern.
@@ -155,6 +187,31 @@ mod tests {
         for bad in ["system.*.health", "system.>", "a..b", "", "a b"] {
             assert!(parse_topic(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn subsets() {
+        let sub = |a: &str, b: &str| {
+            Pattern::parse(a)
+                .expect("valid")
+                .is_subset_of(&Pattern::parse(b).expect("valid"))
+        };
+        assert!(sub("system.api.health", "system.*.health"));
+        assert!(sub("system.*.health", "system.*.health"));
+        assert!(sub("system.bus.health", "system.*.health"));
+        assert!(sub("system.*.health", "system.>"));
+        assert!(sub("system.a.>", "system.>"));
+        assert!(sub("system.>", ">"));
+        assert!(sub("a.*", "*.*"));
+        assert!(!sub("system.>", "system.*.health"));
+        assert!(!sub("system.*.health", "system.api.health"));
+        assert!(!sub(">", "system.>"));
+        assert!(!sub("system", "system.>"), "`>` needs one more token");
+        assert!(!sub("system.a.health.x", "system.*.health"));
+        assert!(!sub("system.*", "system.*.health"));
+        assert!(!sub("attacker.>", "system.*.health"));
+        assert!(!sub("*.api.health", "system.*.health"));
+        assert!(!sub("system.*.>", "system.*.health"));
     }
 
     #[test]

@@ -148,3 +148,38 @@ async fn flood_sends_count_frames_then_done() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn probes_and_metrics_without_an_upstream() {
+    let gw = start(&["--allow-subscribe", ">"]).await;
+    let (status, _, body) = http_get(gw.addr, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    // The in-process bus is always up, and there is nothing to warm.
+    let (status, _, body) = http_get(gw.addr, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(ready["upstream"], "up");
+
+    let mut c = connect(&gw.url()).await;
+    sub(&mut c, 1, "system.*.health").await;
+    let (status, head, text) = http_get(gw.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    for line in [
+        "worker_gateway_connections 1",
+        "worker_gateway_subscriptions 1",
+        "worker_gateway_upstream_up 1",
+        "worker_gateway_ready 1",
+        "worker_gateway_upstream_reconnects_total 0",
+        "worker_gateway_relayed_total 0",
+        "worker_gateway_upstream_info{kind=\"none\"} 1",
+        "# TYPE worker_gateway_dropped_clients counter",
+        "# EOF",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    gw.stop().await;
+}

@@ -22,7 +22,7 @@ fn topics(frames: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn auth_accepts_the_token_and_closes_others_with_4401() {
-    let gw = start(&["--token", "s3cret", "--admin"]).await;
+    let gw = start(&["--allow-subscribe", ">", "--token", "s3cret", "--admin"]).await;
 
     let mut good = connect(&gw.url()).await;
     send(&mut good, json!({"op": "auth", "token": "s3cret"})).await;
@@ -49,7 +49,7 @@ async fn auth_accepts_the_token_and_closes_others_with_4401() {
 
 #[tokio::test]
 async fn wildcards_route_and_deliver_once() {
-    let gw = start(&["--publisher-token", PUBLISHER]).await;
+    let gw = start(&["--allow-subscribe", ">", "--publisher-token", PUBLISHER]).await;
     let url = gw.url();
     let mut one = connect(&url).await;
     sub(&mut one, 1, "system.*.health").await;
@@ -102,7 +102,7 @@ async fn wildcards_route_and_deliver_once() {
 
 #[tokio::test]
 async fn retained_beats_replay_with_their_age() {
-    let gw = start(&["--publisher-token", PUBLISHER]).await;
+    let gw = start(&["--allow-subscribe", ">", "--publisher-token", PUBLISHER]).await;
     let mut p = publisher(&gw.url()).await;
     publish(
         &mut p,
@@ -146,7 +146,13 @@ async fn retained_beats_replay_with_their_age() {
 
 #[tokio::test]
 async fn foreign_origins_are_refused_before_upgrade() {
-    let gw = start(&["--allow-origin", "http://app.example"]).await;
+    let gw = start(&[
+        "--allow-subscribe",
+        ">",
+        "--allow-origin",
+        "http://app.example",
+    ])
+    .await;
     let url = gw.url();
     match connect_with_origin(&url, "http://evil.example").await {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
@@ -164,7 +170,7 @@ async fn foreign_origins_are_refused_before_upgrade() {
         "no Origin: not a browser"
     );
 
-    let open = start(&["--allow-origin", "*"]).await;
+    let open = start(&["--allow-subscribe", ">", "--allow-origin", "*"]).await;
     assert!(connect_with_origin(&open.url(), "http://evil.example")
         .await
         .is_ok());
@@ -172,7 +178,7 @@ async fn foreign_origins_are_refused_before_upgrade() {
 
 #[tokio::test]
 async fn bad_frames_get_errors_and_big_ones_close_1009() {
-    let gw = start(&[]).await;
+    let gw = start(&["--allow-subscribe", ">"]).await;
     let mut c = connect(&gw.url()).await;
 
     for (frame, want) in [
@@ -225,7 +231,7 @@ async fn bad_frames_get_errors_and_big_ones_close_1009() {
 async fn huge_frames_close_1009_too() {
     // Beyond the WebSocket layer's own 64 KiB cap the frame never reaches
     // the JSON decoder; the client must still learn why it was closed.
-    let gw = start(&[]).await;
+    let gw = start(&["--allow-subscribe", ">"]).await;
     let mut c = connect(&gw.url()).await;
     let huge = format!(r#"{{"op":"ping","pad":"{}"}}"#, "x".repeat(100_000));
     c.send(Message::Text(huge.into())).await.expect("send");
@@ -234,7 +240,7 @@ async fn huge_frames_close_1009_too() {
 
 #[tokio::test]
 async fn publishing_needs_the_publisher_token() {
-    let gw = start(&["--publisher-token", PUBLISHER]).await;
+    let gw = start(&["--allow-subscribe", ">", "--publisher-token", PUBLISHER]).await;
     let mut reader = connect(&gw.url()).await;
     sub(&mut reader, 1, ">").await;
 
@@ -276,6 +282,8 @@ async fn publishing_needs_the_publisher_token() {
 #[tokio::test]
 async fn publish_floods_are_shed_and_counted() {
     let gw = start(&[
+        "--allow-subscribe",
+        ">",
         "--publisher-token",
         PUBLISHER,
         "--publish-rate",
@@ -321,6 +329,8 @@ async fn publish_floods_are_shed_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_closed_4408_alone() {
     let gw = start(&[
+        "--allow-subscribe",
+        ">",
         "--publisher-token",
         PUBLISHER,
         "--publish-rate",
@@ -375,7 +385,7 @@ async fn a_client_that_stops_reading_is_closed_4408_alone() {
 
 #[tokio::test]
 async fn admin_stats_count_connections_and_subscriptions() {
-    let gw = start(&["--admin"]).await;
+    let gw = start(&["--allow-subscribe", ">", "--admin"]).await;
     let mut a = connect(&gw.url()).await;
     sub(&mut a, 1, "system.*.health").await;
     sub(&mut a, 2, "system.bus.health").await;
@@ -413,7 +423,7 @@ async fn admin_stats_count_connections_and_subscriptions() {
 
 #[tokio::test]
 async fn shutdown_closes_clients_with_1001() {
-    let gw = start(&[]).await;
+    let gw = start(&["--allow-subscribe", ">"]).await;
     let mut c = connect(&gw.url()).await;
     sub(&mut c, 1, ">").await;
     let closing = tokio::spawn(async move { close_code(&mut c, WAIT).await });
@@ -426,6 +436,8 @@ async fn a_publisher_within_its_rate_cannot_overflow_a_reading_client() {
     // Rate 200 would allow a burst of 400, more than a 64-frame queue: the
     // burst is held to half the queue, so subscribers that read are safe.
     let gw = start(&[
+        "--allow-subscribe",
+        ">",
         "--publisher-token",
         PUBLISHER,
         "--publish-rate",

@@ -28,7 +28,16 @@ const BEATING: [&str; 9] = [
 
 #[tokio::test]
 async fn fleet_beats_like_the_demo_promises() {
-    let gw = start(&["--simulate", "--interval", "0.2", "--silent-after", "2"]).await;
+    let gw = start(&[
+        "--simulate",
+        "--interval",
+        "0.2",
+        "--silent-after",
+        "2",
+        "--allow-subscribe",
+        ">",
+    ])
+    .await;
     let mut c = connect(&gw.url()).await;
     sub(&mut c, 1, ">").await;
 
@@ -187,8 +196,13 @@ async fn fleet_publishes_to_nats() {
         workers.insert(worker);
     }
     assert!(workers.contains("intruder") && !workers.contains("updater"));
-    // Published to NATS instead of, not as well as, the in-process bus.
-    assert_eq!(gw.stats().await["published"], 0);
+    // Published to NATS (--nats-publish is --upstream now), not in-process.
+    let stats = gw.stats().await;
+    assert!(
+        stats["upstream_published"].as_u64().unwrap_or(0) > 0,
+        "{stats}"
+    );
+    assert_eq!(stats["upstream"]["kind"], "nats");
     gw.stop().await;
 }
 

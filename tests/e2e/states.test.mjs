@@ -133,6 +133,14 @@ describe("<worker-panel> with a fake registry", () => {
       await show("idle", { state: "idle", last_error: null, attempts: 0 });
       await show("reopened", { state: "open", bus_connected: true });
       seen.live = view(panel).live;
+      // The gateway lost the bus behind an open socket (a status frame).
+      await show("upstreamDown", { state: "open", bus_connected: false, upstream: "down" });
+      seen.upstreamLive = view(panel).live;
+      // The once-a-second render keeps counting.
+      const until = performance.now() + 4000;
+      while (!view(panel).banner?.detail.startsWith("for 2s") && performance.now() < until) await frame();
+      seen.upstreamLater = view(panel).banner;
+      await show("upstreamUp", { state: "open", bus_connected: true, upstream: "up" });
       panel.remove();
       return seen;
     });
@@ -146,6 +154,10 @@ describe("<worker-panel> with a fake registry", () => {
     assert.equal(banners.idle.label, "NOT CONNECTED");
     assert.equal(banners.reopened, null);
     assert.equal(banners.live, "Bus connection restored");
+    assert.deepEqual(banners.upstreamDown, { label: "BUS OFFLINE", detail: "for 0s · the gateway is reconnecting to it", tone: "bad" });
+    assert.equal(banners.upstreamLive, "Bus connection lost");
+    assert.deepEqual(banners.upstreamLater, { label: "BUS OFFLINE", detail: "for 2s · the gateway is reconnecting to it", tone: "bad" });
+    assert.equal(banners.upstreamUp, null);
   });
 
   test("renders extras as chips and realism as a badge, untrusted text as text", async () => {

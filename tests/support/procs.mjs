@@ -260,3 +260,130 @@ export async function waitFor(check, ms = 10000, what = "condition") {
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last})`);
 }
+
+/**
+ * Starts the DECNET bus daemon double (tests/decnet_bus.py) on a UNIX
+ * socket in its own temp dir. `lines` collects its stdout (HELLO, SUB,
+ * UNSUB, CLOSE lines); `stop()` is SIGTERM (it removes its socket file),
+ * `kill()` SIGKILL (the stale socket file stays, as after a crash), and
+ * `start()` brings it back on the same path.
+ */
+export async function startDecnetBus({ healthInterval = 2 } = {}) {
+  const bus = { dir: mkdtempSync(join(tmpdir(), "wr-decnet-")), child: null, lines: [] };
+  bus.socket = join(bus.dir, "bus.sock");
+  bus.upstream = `decnet:${bus.socket}`;
+  bus.start = async () => {
+    const child = track(spawn("python3", [join(ROOT, "tests/decnet_bus.py"), "--socket", bus.socket,
+      "--health-interval", String(healthInterval)], { stdio: ["ignore", "pipe", "pipe"] }));
+    bus.child = child;
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d) => { err += d; });
+    await new Promise((resolveReady, reject) => {
+      child.stdout.on("data", (d) => {
+        out += d;
+        const parts = out.split("\n");
+        out = parts.pop();
+        for (const line of parts) {
+          bus.lines.push(line);
+          if (line.startsWith("decnet-bus listening on ")) resolveReady();
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`decnet_bus.py exited (${code}):\n${err}`)));
+    });
+    return bus;
+  };
+  bus.count = (line) => bus.lines.filter((l) => l === line).length;
+  bus.stop = async () => { if (bus.child) await stopChild(bus.child); };
+  bus.kill = async () => {
+    if (bus.child && bus.child.exitCode === null && bus.child.signalCode === null) {
+      bus.child.kill("SIGKILL");
+      await once(bus.child, "exit");
+    }
+  };
+  bus.cleanup = async () => { await bus.stop(); rmSync(bus.dir, { recursive: true, force: true }); };
+  await bus.start();
+  return bus;
+}
+
+/**
+ * Starts a three-node nats-server cluster on loopback, routes between the
+ * nodes and JetStream on each (its own store dir), no auth. `urls` is the
+ * comma-separated list a gateway's --upstream takes; each node can be
+ * `stop()`ped, `kill()`ed and `start()`ed again on the same ports.
+ */
+export async function startNatsCluster() {
+  const dir = mkdtempSync(join(tmpdir(), "wr-nats-cluster-"));
+  const routes = [await freePort(), await freePort(), await freePort()];
+  const nodes = [];
+  for (let i = 0; i < 3; i++) {
+    const node = { name: `n${i}`, port: await freePort(), monitorPort: await freePort(), child: null };
+    node.url = `nats://127.0.0.1:${node.port}`;
+    const others = routes.filter((_, j) => j !== i).map((r) => `"nats-route://127.0.0.1:${r}"`);
+    const file = join(dir, `n${i}.conf`);
+    writeFileSync(file, `server_name: n${i}
+listen: "127.0.0.1:${node.port}"
+http: "127.0.0.1:${node.monitorPort}"
+jetstream { store_dir: "${join(dir, `n${i}`)}" }
+cluster { name: wr, listen: "127.0.0.1:${routes[i]}", routes: [${others.join(", ")}] }
+`);
+    node.start = async () => {
+      const child = track(spawn(natsBinary(), ["-c", file], { stdio: ["ignore", "pipe", "pipe"] }));
+      node.child = child;
+      let log = "";
+      await new Promise((resolveReady, reject) => {
+        const onData = (d) => {
+          log += d;
+          if (log.includes("Server is ready")) resolveReady();
+        };
+        child.stdout.on("data", onData);
+        child.stderr.on("data", onData);
+        child.once("exit", (code) => reject(new Error(`nats-server ${node.name} exited (${code}):\n${log}`)));
+      });
+    };
+    node.stop = async () => { if (node.child) await stopChild(node.child); };
+    node.kill = async () => {
+      if (node.child && node.child.exitCode === null && node.child.signalCode === null) {
+        node.child.kill("SIGKILL");
+        await once(node.child, "exit");
+      }
+    };
+    nodes.push(node);
+  }
+  await Promise.all(nodes.map((n) => n.start()));
+  return {
+    nodes,
+    urls: nodes.map((n) => n.url).join(","),
+    cleanup: async () => {
+      for (const n of nodes) await n.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A DECNET bus client on `socket`, as a worker is: `HELLO name`, then
+ * `publish(topic, payload)` sends a PUB frame (the daemon rebuilds the
+ * envelope); `close()` says BYE. Framing from docs/decnet-bus.md.
+ */
+export async function decnetClient(socket, name) {
+  const { createConnection } = await import("node:net");
+  const conn = createConnection(socket);
+  await once(conn, "connect");
+  const frame = (verb, args, body = "") => {
+    const bytes = Buffer.from(body, "utf8");
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(bytes.length);
+    return Buffer.concat([Buffer.from(`${verb}${args ? ` ${args}` : ""}\n`, "ascii"), len, bytes]);
+  };
+  conn.write(frame("HELLO", name));
+  return {
+    publish(topic, payload) {
+      const type = topic.endsWith(".health") ? "health" : "event";
+      return new Promise((resolve) => conn.write(frame("PUB", topic, JSON.stringify({ v: 1, type, payload })), resolve));
+    },
+    close() {
+      conn.end(frame("BYE", ""));
+    },
+  };
+}

@@ -1,10 +1,9 @@
 //! The simulated fleet (`--simulate`): one task per beating worker, a rogue
 //! publisher and steady non-health traffic, published into the in-process
-//! bus or, with `--nats-publish`, to a NATS server.
+//! bus or, with `--upstream`, to the upstream bus (DECNET `PUB`s or NATS).
 
 pub mod fleet;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ const EVENTS_PER_INTERVAL: u32 = 5;
 /// Where the fleet publishes.
 enum Sink {
     Bus(Arc<Shared>),
-    Nats(async_nats::Client),
+    Upstream(Arc<Shared>),
 }
 
 impl Sink {
@@ -43,13 +42,7 @@ impl Sink {
         );
         match self {
             Sink::Bus(shared) => shared.bus.publish(topic, body),
-            Sink::Nats(client) => {
-                // async-nats buffers while reconnecting; an error here means
-                // the client is closed for good, and the beat is just lost.
-                if let Err(e) = client.publish(topic.to_owned(), body.into()).await {
-                    tracing::debug!("nats publish on {topic} failed: {e}");
-                }
-            }
+            Sink::Upstream(shared) => shared.publish_upstream(topic, body),
         }
     }
 }
@@ -59,8 +52,8 @@ impl Sink {
 pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
     let config = &shared.config;
     let period = Duration::from_secs_f64(config.interval);
-    let sink = Arc::new(match &config.nats_publish {
-        Some(url) => Sink::Nats(connect_nats(&shared, url).await?),
+    let sink = Arc::new(match &config.upstream {
+        Some(_) => Sink::Upstream(shared.clone()),
         None => Sink::Bus(shared.clone()),
     });
 
@@ -72,9 +65,9 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
         .collect();
     if config.announce {
         let target = config
-            .nats_publish
-            .as_deref()
-            .unwrap_or("the in-process bus");
+            .upstream
+            .as_ref()
+            .map_or("the in-process bus".to_string(), |u| u.display());
         println!(
             "simulating {} workers every {}s on {target}: {}; {NEVER_STARTS} never starts, \
              {GOES_SILENT} goes silent after {} beats, {INTRUDER} is a rogue publisher; \
@@ -105,45 +98,6 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
     }
     tasks.spawn(traffic_loop(sink, start, period));
     Ok(tasks)
-}
-
-async fn connect_nats(shared: &Shared, url: &str) -> std::io::Result<async_nats::Client> {
-    let config = &shared.config;
-    let mut options = async_nats::ConnectOptions::new()
-        .name("worker-gateway simulator")
-        // Start even if the server is not up yet; async-nats keeps trying
-        // and reconnects on its own after any later outage.
-        .retry_on_initial_connect();
-    if let (Some(user), Some(pass)) = (&config.nats_user, &config.nats_pass) {
-        options = options.user_and_password(user.clone(), pass.clone());
-    }
-    if let Some(token) = &config.nats_token {
-        options = options.token(token.clone());
-    }
-    let announce = config.announce;
-    let printed = Arc::new(AtomicBool::new(false));
-    let url_text = url.to_owned();
-    options = options.event_callback(move |event| {
-        let printed = printed.clone();
-        let url = url_text.clone();
-        async move {
-            match event {
-                async_nats::Event::Connected => {
-                    if announce && !printed.swap(true, Ordering::Relaxed) {
-                        println!(
-                            "simulator publishing to {url} (subject = topic, body = bus envelope)"
-                        );
-                    }
-                    tracing::info!("simulator connected to {url}");
-                }
-                other => tracing::info!("nats: {other}"),
-            }
-        }
-    });
-    options
-        .connect(url)
-        .await
-        .map_err(|e| std::io::Error::other(format!("--nats-publish {url}: {e}")))
 }
 
 /// Beats every `period` from `first`; with a `limit`, stops after that many.

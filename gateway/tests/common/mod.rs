@@ -108,13 +108,30 @@ pub async fn publish(ws: &mut Ws, topic: &str, payload: Value) {
 
 /// Subscribes and waits until the gateway has processed it: frames are
 /// handled in order, so the pong proves the sub (and its replay) is done.
-/// Returns whatever arrived before the pong (the retained replays).
+/// Returns whatever arrived before the pong (the retained replays), status
+/// frames left out.
 pub async fn sub(ws: &mut Ws, sid: i64, pattern: &str) -> Vec<Value> {
-    send(ws, json!({"op": "sub", "sid": sid, "pattern": pattern})).await;
-    until_pong(ws).await
+    let mut frames = sub_any(ws, sid, pattern).await;
+    frames.retain(|f| f["op"] != "status");
+    frames
 }
 
-/// Pings and returns every frame that arrived before the pong.
+/// `sub`, status frames included.
+pub async fn sub_any(ws: &mut Ws, sid: i64, pattern: &str) -> Vec<Value> {
+    send(ws, json!({"op": "sub", "sid": sid, "pattern": pattern})).await;
+    let mut before = Vec::new();
+    send(ws, json!({"op": "ping"})).await;
+    loop {
+        let frame = next_any(ws).await;
+        if frame["op"] == "pong" {
+            return before;
+        }
+        before.push(frame);
+    }
+}
+
+/// Pings and returns every frame but status frames that arrived before the
+/// pong.
 pub async fn until_pong(ws: &mut Ws) -> Vec<Value> {
     send(ws, json!({"op": "ping"})).await;
     let mut before = Vec::new();
@@ -127,8 +144,19 @@ pub async fn until_pong(ws: &mut Ws) -> Vec<Value> {
     }
 }
 
-/// The next text frame as JSON; panics on timeout or close.
+/// The next text frame as JSON, skipping status frames (the upstream
+/// link's state, sent after the first sub); panics on timeout or close.
 pub async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let frame = next_any(ws).await;
+        if frame["op"] != "status" {
+            return frame;
+        }
+    }
+}
+
+/// The next text frame as JSON, whatever it is.
+pub async fn next_any(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next())
             .await
