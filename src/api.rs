@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use crate::clock::{Clock, Instant};
 use crate::connection::Connection;
 use crate::frame::Reason;
-use crate::registry::{Config, Outcome, Registry, Status, MAX_MAX_FRAME_BYTES};
+use crate::registry::{self, Config, Outcome, Registry, Status, MAX_MAX_FRAME_BYTES};
 use crate::socket::{self, Timer};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -59,6 +59,21 @@ export interface WorkerRegistryOptions {
   maxFrameBytes?: number;
   /** Default: performance.now() and Date.now(). */
   clock?: RegistryClock;
+  /** Beats kept per worker for `history()`, a whole number from 1 to 1000. Default 30. */
+  historyLength?: number;
+  /** An ok row is late once silent for more than this many cadences; greater than 1. Default 2. */
+  lateFactor?: number;
+}
+
+/** A worker's last beats, as `history(name)` reports them. */
+export interface BeatHistory {
+  name: string;
+  /** Seconds since each beat was emitted, newest first (measured like `seconds_since`); at most `historyLength`. */
+  beats: number[];
+  /** The median interval between those beats, in seconds; null under 3 beats. */
+  cadence_s: number | null;
+  /** The row is ok but has been silent for more than `lateFactor` x `cadence_s`. */
+  late: boolean;
 }
 
 export interface BackoffOptions {
@@ -98,7 +113,7 @@ export interface ConnectionStatus {
   next_retry_ms: number | null;
 }
 
-export type ChangeReason = "beat" | "status" | "connection";
+export type ChangeReason = "beat" | "status" | "connection" | "late";
 
 /** Live sockets and timers of every registry on the page (for tests). */
 export interface DebugCounts {
@@ -129,6 +144,8 @@ extern "C" {
     fn rows(this: &Host, n: u32) -> Array;
     #[wasm_bindgen(method)]
     fn stats(this: &Host) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn history(this: &Host, index: u32, beats: &[f64], cadence: f64, late: bool) -> JsValue;
     #[wasm_bindgen(method)]
     pub(crate) fn connection(
         this: &Host,
@@ -176,6 +193,7 @@ extern "C" {
 pub(crate) const CHANGE_BEAT: u32 = 0;
 pub(crate) const CHANGE_STATUS: u32 = 1;
 pub(crate) const CHANGE_CONNECTION: u32 = 2;
+pub(crate) const CHANGE_LATE: u32 = 3;
 
 /// Reads the host's clocks (the `clock` option, or the browser's).
 pub(crate) struct HostClock<'a>(pub(crate) &'a Host);
@@ -255,15 +273,15 @@ impl Drop for Inner {
 }
 
 /// What to do after a frame was handled: tell listeners of a new beat and
-/// make sure the status timer covers the row's ok-to-stale moment.
+/// make sure the status timer covers the row's next turn, late or stale.
 pub(crate) fn after(inner: &Rc<Inner>, outcome: Outcome) {
     if let Outcome::Recorded(index) = outcome {
-        let due = inner.core.borrow().stale_at_mono(index);
+        let due = inner.core.borrow().due_at_mono(index);
         if let Some(due) = due {
             let armed = inner.status_timer.borrow().as_ref().map(|(_, at)| *at);
-            // A new beat only moves its own row's deadline later, so the
-            // armed timer stays right unless this row is due sooner (a
-            // retained beat arriving already aged).
+            // The armed timer stays right unless this row is now due sooner
+            // (a retained beat arriving already aged, or a cadence that
+            // shrank and brought its late moment forward).
             if armed.is_none_or(|at| due < at) {
                 arm_status_timer(inner, due, inner.now().mono_ms);
             }
@@ -292,8 +310,11 @@ fn on_status_timer(weak: &Weak<Inner>) {
         arm_status_timer(&inner, now.mono_ms + ms, now.mono_ms);
     }
     drop(fired);
-    if turned {
+    if turned.stale {
         inner.host.emit(CHANGE_STATUS);
+    }
+    if turned.late {
+        inner.host.emit(CHANGE_LATE);
     }
 }
 
@@ -319,7 +340,11 @@ impl WorkerRegistry {
         let n = config.known_workers.len();
         let frame_cap = config.max_frame_bytes * 3;
         let core = Registry::new(config).map_err(|e| {
-            let got = e.name().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+            let got = match (e.name(), e.value()) {
+                (Some(name), _) => JsValue::from(name),
+                (None, Some(v)) => JsValue::from(v),
+                _ => JsValue::UNDEFINED,
+            };
             option_error(true, &e.message(), &got)
         })?;
         let names: Array = core
@@ -474,9 +499,44 @@ impl WorkerRegistry {
         self.inner.core.borrow().max_frame_bytes() as f64
     }
 
+    /// Beats kept per worker for `history()`.
+    #[wasm_bindgen(getter, js_name = historyLength)]
+    pub fn history_length(&self) -> f64 {
+        self.inner.core.borrow().history_length() as f64
+    }
+
+    /// An ok row is late once silent for more than this many cadences.
+    #[wasm_bindgen(getter, js_name = lateFactor)]
+    pub fn late_factor(&self) -> f64 {
+        self.inner.core.borrow().late_factor()
+    }
+
+    /// A worker's last beats (seconds ago, newest first), their median
+    /// interval, and whether the worker is late; null for a name not on
+    /// the allowlist.
+    #[wasm_bindgen(unchecked_return_type = "BeatHistory | null")]
+    pub fn history(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: &JsValue,
+    ) -> JsValue {
+        let inner = &self.inner;
+        let core = inner.core.borrow();
+        let Some(index) = name.as_string().and_then(|n| core.index_of(&n)) else {
+            return JsValue::NULL;
+        };
+        let h = core.history(index, inner.now());
+        inner.host.history(
+            index as u32,
+            &h.beats,
+            h.cadence_s.unwrap_or(f64::NAN),
+            h.late,
+        )
+    }
+
     /// Calls `callback` with "beat" when a beat is recorded, "status" when a
-    /// row turns from ok to stale with no frame arriving, and "connection"
-    /// when the connection changes. Returns a function that unsubscribes.
+    /// row turns from ok to stale with no frame arriving, "late" when a row
+    /// turns late (from the same timer), and "connection" when the
+    /// connection changes. Returns a function that unsubscribes.
     #[wasm_bindgen(js_name = onChange, unchecked_return_type = "() => void")]
     pub fn on_change(
         &self,
@@ -566,5 +626,23 @@ fn parse_options(options: Option<&JsValue>) -> Result<(Config, JsValue), JsValue
         .get(2)
         .as_f64()
         .map_or(config.max_frame_bytes, |n| n as usize);
+    // The history options' rules live in registry.rs.
+    let number = |key: &str, v: JsValue| -> Result<Option<f64>, JsValue> {
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_f64().map(Some).ok_or_else(|| {
+            let mut m = String::from(key);
+            m.push_str(" must be a number");
+            option_error(false, &m, &v)
+        })
+    };
+    if let Some(n) = number("historyLength", o.get(4))? {
+        config.history_length = registry::check_history_length(n)
+            .map_err(|e| option_error(true, &e.message(), &JsValue::from(n)))?;
+    }
+    if let Some(n) = number("lateFactor", o.get(5))? {
+        config.late_factor = n; // checked by Registry::new
+    }
     Ok((config, o.get(3)))
 }

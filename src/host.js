@@ -9,7 +9,7 @@ const REASONS = [
   "too_large", "not_json", "not_object", "unsupported_version", "bad_topic",
   "unknown_worker", "bad_payload", "bad_ts", "bad_age",
 ];
-const CHANGES = ["beat", "status", "connection"];
+const CHANGES = ["beat", "status", "connection", "late"];
 const STATES = ["idle", "connecting", "open", "backoff", "closed"];
 const EMPTY = Object.freeze({});
 
@@ -173,10 +173,12 @@ function text(o, key) {
 }
 
 // new WorkerRegistry(options): [knownWorkers or undefined, okWindowSeconds,
-// maxFrameBytes, clock or undefined]. The defaults and the largest frame
-// limit come from Rust (registry.rs), which owns them.
+// maxFrameBytes, clock or undefined, historyLength, lateFactor]. The defaults
+// and the largest frame limit come from Rust (registry.rs), which owns them
+// and checks the last two.
 export function registryOptions(options, window, maxFrame, largestFrame) {
-  const o = optionsObject(options, "WorkerRegistry", ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock"]);
+  const o = optionsObject(options, "WorkerRegistry",
+    ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock", "historyLength", "lateFactor"]);
   if (o === undefined) return [undefined, window, maxFrame, undefined];
   const names = o.knownWorkers;
   if (names !== undefined) {
@@ -193,7 +195,8 @@ export function registryOptions(options, window, maxFrame, largestFrame) {
   if (clock !== undefined && (clock === null || typeof clock !== "object" || typeof clock.monoMs !== "function" || typeof clock.wallMs !== "function")) {
     throw optionError(false, "clock must be an object with monoMs() and wallMs() methods", clock);
   }
-  return [names && names.slice(), positive(o, "okWindowSeconds", window), max ?? maxFrame, clock];
+  return [names && names.slice(), positive(o, "okWindowSeconds", window), max ?? maxFrame, clock,
+    o.historyLength, o.lateFactor];
 }
 
 // start(url, options): [protocol (0 gateway, 1 nats), token, tokenProvider,
@@ -359,6 +362,12 @@ export class Host {
     const rejected = {};
     for (let i = 0; i < REASONS.length; i++) rejected[REASONS[i]] = f[3 + i];
     return { accepted: f[0], ignored: f[1], superseded: f[2], rejected };
+  }
+
+  // history(name): the seconds-ago list is a view of wasm memory, copied
+  // here; a NaN cadence is "none".
+  history(i, beats, cadence, late) {
+    return { name: this.names[i], beats: Array.from(beats), cadence_s: Number.isNaN(cadence) ? null : cadence, late };
   }
 
   // connection(): Rust wrote state, attempts, next_retry_ms (-1 for none).
