@@ -57,6 +57,8 @@ pub struct Shared {
     /// hyper forgets a connection once it is upgraded.
     pub tasks: TaskTracker,
     pub started: Instant,
+    /// Stops and starts the simulated workers (`--simulate`).
+    pub sim: sim::Control,
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes, then closes
@@ -72,6 +74,7 @@ pub async fn run(
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         started: Instant::now(),
+        sim: sim::Control::default(),
     });
 
     // Dropped at the end of `run`, which aborts the simulator's tasks.
