@@ -327,7 +327,7 @@ footer {
   .banner, .empty, footer { padding-left: 12px; padding-right: 12px; }
   thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
   tbody tr {
-    display: grid; grid-template-columns: auto minmax(0, 1fr) auto;
+    display: grid; grid-template-columns: auto minmax(9ch, 1fr) auto;
     grid-template-areas: "status name seen" "beats beats beats" "details details details" "actions actions actions";
     align-items: start; gap: 6px 10px; padding: 10px 12px; border-top: 1px solid var(--wp-rule);
   }
@@ -335,7 +335,7 @@ footer {
   tbody th, tbody td, .status, .name, .seen { padding: 0; border: 0; width: auto; }
   .status { grid-area: status; }
   .name { grid-area: name; overflow: hidden; text-overflow: ellipsis; }
-  .seen { grid-area: seen; text-align: right; }
+  .seen { grid-area: seen; text-align: right; white-space: normal; }
   .extra { grid-area: details; }
   .extra[data-empty] { display: none; }
   .beats { grid-area: beats; width: auto; min-width: 0; }
@@ -814,7 +814,7 @@ export class WorkerPanel extends HTMLElement {
       this.#updateRow(row, status, histories[i], okWindow, quiet, messages);
       setHidden(row.tr, hideUnknown && row.status === "unknown");
       setHidden(row.actionsCell, !hasActions);
-      if (hasActions) this.#updateActions(row, status);
+      if (hasActions || row.buttons.size > 0) this.#updateActions(row, status);
     }
     for (const [name, row] of this.#rows) {
       if (!seen.has(name)) {
