@@ -12,6 +12,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[path = "web/corpus.rs"]
 mod corpus;
+#[path = "web/history.rs"]
+mod history;
 #[path = "web/live.rs"]
 mod live;
 

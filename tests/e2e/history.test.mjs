@@ -411,6 +411,11 @@ describe("the panel's history, lateness and actions", () => {
           const file = `panel-${width}-${scheme}.png`;
           writeFileSync(join(SHOTS, file), png);
           written.push(file);
+          if (width === 1280 && scheme === "light") {
+            // The panel alone, as the README shows it (docs/panel.png).
+            await page.locator("worker-panel").screenshot({ path: join(SHOTS, "panel-only-1280-light.png") });
+            written.push("panel-only-1280-light.png");
+          }
           const image = decodePng(png);
           assert.equal(image.width, width);
           assert.ok(distinctColours(image) >= 16, `${file}: nearly blank`);
