@@ -287,16 +287,18 @@ tr[data-status="stale"] .ago { color: var(--wp-bad); font-weight: 600; }
 .chip[data-truncated]:focus .full { position: static; width: auto; height: auto; clip-path: none; white-space: normal; }
 .chip[data-truncated]:focus .short { display: none; }
 .chip[data-truncated], .chip[title] { cursor: help; }
-.beats { width: 32%; min-width: 140px; }
+.beats { width: 26%; min-width: 140px; }
 .strip {
   --slots: ${STRIP_SLOTS}; position: relative; display: block; height: 20px; overflow: hidden;
   border-radius: 4px; background: var(--wp-strip); box-shadow: inset -2px 0 0 var(--wp-border);
 }
-.ticks { position: absolute; inset: 0; transform: translateX(calc(var(--shift, 0) / var(--slots) * -100%)); }
-.tick {
-  position: absolute; top: 3px; bottom: 3px; width: 3px; border-radius: 1.5px;
-  right: calc(var(--a, 0) / var(--slots) * 100%); background: var(--wp-tick);
+/* The ticks' box always spans ${STRIP_SLOTS} cadences, anchored at "now" on the right: wider
+   than the strip where fewer slots show. Ticks and the shift are plain percentages of it. */
+.ticks {
+  position: absolute; top: 0; bottom: 0; right: 0; width: calc(100% * ${STRIP_SLOTS} / var(--slots));
+  will-change: transform;
 }
+.tick { position: absolute; top: 3px; bottom: 3px; width: 3px; border-radius: 1.5px; background: var(--wp-tick); }
 tr[data-late] .tick { background: var(--wp-warn); }
 tr[data-status="stale"] .tick { background: var(--wp-tick-old); }
 .late-mark {
@@ -929,13 +931,15 @@ export class WorkerPanel extends HTMLElement {
   // The heartbeat strip: one tick per beat, placed by its age in units of
   // the cadence, right edge "now". Ticks are placed relative to the newest
   // beat and the whole set is shifted by its age, so a re-render between
-  // beats writes one style property.
+  // beats writes one transform.
   #updateStrip(row, history, okWindow) {
     const beats = history?.beats ?? [];
     setHidden(row.beatsCell, history === null);
     setAttr(row.beatsCell, "data-empty", beats.length === 0 ? "" : null);
     if (history === null) return;
-    const unit = positiveOr(history.cadence_s, this.interval, okWindow !== null ? okWindow / 3 : null, 30);
+    // Two significant digits: a cadence that wobbles by milliseconds does
+    // not move every tick.
+    const unit = Number(positiveOr(history.cadence_s, this.interval, okWindow !== null ? okWindow / 3 : null, 30).toPrecision(2));
     const shown = Math.min(beats.length, STRIP_SLOTS);
     const newest = shown > 0 ? beats[0] : 0;
     // Same beats, same unit: only the shift moves.
@@ -951,8 +955,7 @@ export class WorkerPanel extends HTMLElement {
       }
       while (nodes.length > shown) nodes.pop().remove();
       for (let i = 0; i < shown; i++) {
-        const offset = ((beats[i] - newest) / unit).toFixed(3);
-        nodes[i].style.setProperty("--a", offset);
+        nodes[i].style.right = `${(((beats[i] - newest) / unit) * (100 / STRIP_SLOTS)).toFixed(3)}%`;
         setAttr(nodes[i], "title", `Heartbeat at ${clockTime(now - beats[i] * 1000)}`);
       }
       const every = typeof history.cadence_s === "number" ? `, about every ${formatDuration(history.cadence_s)}` : "";
@@ -960,10 +963,11 @@ export class WorkerPanel extends HTMLElement {
         ? "No heartbeats yet"
         : `${beats.length} recent heartbeat${beats.length === 1 ? "" : "s"}${every}`);
     }
-    const shift = (newest / unit).toFixed(3);
+    // A transform: moving the ticks costs no layout.
+    const shift = `translateX(-${((newest / unit) * (100 / STRIP_SLOTS)).toFixed(3)}%)`;
     if (row.shift !== shift) {
       row.shift = shift;
-      row.ticks.style.setProperty("--shift", shift);
+      row.ticks.style.transform = shift;
     }
   }
 

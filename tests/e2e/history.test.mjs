@@ -91,7 +91,7 @@ describe("the panel's history, lateness and actions", () => {
         continue;
       }
       // Each tick sits at its beat's age on an axis of 30 cadences ending at now.
-      const unit = r.cadence ?? INTERVAL;
+      const unit = Number((r.cadence ?? INTERVAL).toPrecision(2)); // the panel's scale: 2 significant digits
       r.fromRight.forEach((px, i) => {
         const expected = (r.beats[i] / unit / 30) * r.width;
         if (expected < r.width - 4) {
