@@ -4,7 +4,7 @@
 use super::*;
 
 fn history(reg: &JsValue, name: &JsValue) -> JsValue {
-    m(reg, "history", &[name.clone()])
+    m(reg, "history", std::slice::from_ref(name))
 }
 
 fn json(v: &JsValue) -> String {
