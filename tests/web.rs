@@ -135,7 +135,7 @@ fn constructor_errors_name_the_option_and_rule() {
     let cases = [
         ("5", "TypeError", "WorkerRegistry options must be an object (got 5)"),
         ("[]", "TypeError", "options must be an object (got an array)"),
-        ("{okWindow: 5}", "TypeError", "unknown WorkerRegistry option \"okWindow\"; the options are knownWorkers, okWindowSeconds, maxFrameBytes, clock"),
+        ("{okWindow: 5}", "TypeError", "unknown WorkerRegistry option \"okWindow\"; the options are knownWorkers, okWindowSeconds, maxFrameBytes, clock, historyLength, lateFactor"),
         ("{knownWorkers: 'api'}", "TypeError", "knownWorkers must be an array of worker names (got \"api\")"),
         ("{knownWorkers: ['api', 7]}", "TypeError", "knownWorkers[1] must be a string (got 7)"),
         ("{knownWorkers: []}", "RangeError", "knownWorkers must name at least one worker"),
