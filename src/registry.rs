@@ -677,10 +677,16 @@ impl Registry {
     /// Milliseconds until the first ok row turns late or stale: one timer
     /// for that deadline replaces polling.
     pub fn next_expiry_ms(&self, now: Instant) -> Option<f64> {
-        (0..self.entries.len())
-            .flat_map(|i| [self.expiry_ms(i, now), self.late_ms(i, now)])
-            .flatten()
-            .min_by(f64::total_cmp)
+        let mut next: Option<f64> = None;
+        for i in 0..self.entries.len() {
+            for ms in [self.expiry_ms(i, now), self.late_ms(i, now)]
+                .into_iter()
+                .flatten()
+            {
+                next = Some(next.map_or(ms, |n| n.min(ms)));
+            }
+        }
+        next
     }
 }
 
