@@ -429,16 +429,29 @@ describe("the panel's history, lateness and actions", () => {
                 .map((n) => n.textContent),
               // One line of ticks: no strip wraps or grows.
               stripHeights: [...new Set(strips.filter((b) => b.height > 0).map((b) => Math.round(b.height)))],
-              visibleTicks: Math.max(...[...root.querySelectorAll("tbody tr")].map((tr) =>
-                [...tr.querySelectorAll(".tick")].filter((k) => k.getBoundingClientRect().width > 0
-                  && k.getBoundingClientRect().left >= tr.querySelector(".strip").getBoundingClientRect().left).length)),
+              // Per row: ticks shown, and the beats that fit the axis (the
+              // strip spans `slots` cadences and shows at most `slots` ticks).
+              ticks: [...root.querySelectorAll("tbody tr")].map((tr) => {
+                const left = tr.querySelector(".strip").getBoundingClientRect().left;
+                const shown = [...tr.querySelectorAll(".tick")]
+                  .filter((k) => k.getBoundingClientRect().width > 0 && k.getBoundingClientRect().left >= left).length;
+                const h = window.registry.history(tr.dataset.worker);
+                const unit = Number((h.cadence_s ?? 0.5).toPrecision(2));
+                const slots = innerWidth <= 620 ? 12 : 30;
+                const fit = h.beats.slice(0, slots).filter((b) => b / unit < slots).length;
+                return [tr.dataset.worker, shown, fit];
+              }),
             };
           });
           assert.equal(layout.overflow, 0, `${file}: the page scrolls sideways`);
           assert.deepEqual(layout.cutNames, [], `${file}: names cut short`);
           assert.deepEqual(layout.stripHeights, [20], `${file}: strips of several heights`);
-          if (width === 320) assert.ok(layout.visibleTicks <= 12, `${file}: ${layout.visibleTicks} ticks at 320 px`);
-          else assert.ok(layout.visibleTicks > 12, `${file}: only ${layout.visibleTicks} ticks at 1280 px`);
+          // Fewer ticks at 320 px, never wrapped: each row shows the beats
+          // that fit its axis (one may sit on the edge).
+          for (const [name, shown, fit] of layout.ticks) {
+            assert.ok(Math.abs(shown - fit) <= 1, `${file}: ${name} shows ${shown} ticks, ${fit} fit`);
+            if (width === 320) assert.ok(shown <= 12, `${file}: ${name} shows ${shown} ticks at 320 px`);
+          }
         } finally {
           await post(gw, "forwarder", "start");
           await post(gw, "agent", "start");
