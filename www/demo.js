@@ -55,7 +55,7 @@ function wireActions(panel, registry) {
   if (query.has("nats")) return; // no gateway simulator behind a NATS bus
   panel.actions = [
     { id: "stop", label: "Stop", when: (row) => row.status === "ok" },
-    { id: "start", label: "Start", when: (row) => row.status !== "ok" },
+    { id: "start", label: "Start", when: (row) => row.status !== "ok" || row.late },
   ];
   panel.bulkActions = [{ id: "start-all", label: "Start all" }];
   const post = (worker, action) => fetch(`/admin/sim/${encodeURIComponent(worker)}/${action}`, { method: "POST" })

@@ -26,8 +26,8 @@ export interface PanelAction {
   id: string;
   /** The button's text; its accessible name adds the worker ("Stop api"). */
   label: string;
-  /** Per-row actions only: show the button for this row? Default: always. */
-  when?(row: WorkerStatus): boolean;
+  /** Per-row actions only: show the button for this row (its snapshot row, plus `late`)? Default: always. */
+  when?(row: WorkerStatus & { late: boolean }): boolean;
 }
 
 /** `detail` of the `worker-action` event; `worker` is null for a bulk action. */

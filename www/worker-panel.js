@@ -973,11 +973,13 @@ export class WorkerPanel extends HTMLElement {
 
   #updateActions(row, status) {
     const visible = new Set();
+    let view = null; // the row as when() sees it: the snapshot row plus `late`
     for (const action of this.#actions) {
       let show = true;
       if (typeof action.when === "function") {
         try {
-          show = Boolean(action.when(status));
+          view ??= { ...status, late: row.late === true };
+          show = Boolean(action.when(view));
         } catch (error) {
           console.error(`worker-panel: actions "${action.id}" when() threw`, error);
           show = false;

@@ -203,7 +203,7 @@ describe("the panel's history, lateness and actions", () => {
       }, { capture: true });
       panel.actions = [
         { id: "restart", label: "Restart" },
-        { id: "only-unknown", label: "Wake", when: (row) => row.status === "unknown" },
+        { id: "only-unknown", label: "Wake", when: (row) => row.status === "unknown" && row.late === false },
       ];
       panel.bulkActions = [{ id: "restart-all", label: "Restart all" }];
       await frame();
