@@ -3,6 +3,7 @@
 import init, { WorkerRegistry } from "/pkg/index.js";
 import { JsRegistry } from "./baseline.js";
 import { WORKERS, pool } from "./frames.js";
+import "/www/worker-panel.js";
 
 // init() resolves to the module's exports, its memory among them.
 const wasm = await init();
@@ -132,9 +133,10 @@ async function flood(variant, url, count) {
 }
 
 /** wasm memory and JS heap around `n` unknown-worker frames. */
-function memory(n) {
-  const reg = make("wasm");
-  const fs = frames("unknown", false);
+function memory(n, kind = "unknown") {
+  // "beat": allowlisted beats, every one entering a worker's history ring.
+  const reg = make("wasm", kind === "beat" ? { historyLength: 1000 } : {});
+  const fs = frames(kind, false);
   for (let i = 0; i < 2048; i++) reg.ingest(fs[i & 1023]);
   globalThis.gc?.();
   const before = { wasm: wasm.memory.buffer.byteLength, heap: performance.memory?.usedJSHeapSize ?? null };
@@ -143,8 +145,67 @@ function memory(n) {
   const after = { wasm: wasm.memory.buffer.byteLength, heap: performance.memory?.usedJSHeapSize ?? null };
   const stats = reg.stats();
   reg.free();
-  return { before, after, rejected: stats.rejected.unknown_worker };
+  return { before, after, rejected: stats.rejected.unknown_worker, accepted: stats.accepted };
 }
 
-window.bench = { agree, ingest, snapshot, flood, memory, crossOriginIsolated };
+// The original system's current allowlist size.
+const PANEL_ROWS = 19;
+const strips = {};
+
+/**
+ * ms per panel update with `rows` rows whose histories are full: one beat
+ * recorded, then a synchronous render and the layout it causes. `strip`:
+ * the registry as it is (heartbeat strips drawn); otherwise the same
+ * registry without history(), so the panel draws no strip. The strip's cost
+ * is the difference.
+ */
+function panelUpdate(strip, n) {
+  let s = strips.state;
+  if (s === undefined) {
+    const clock = { mono: 1000, wall: 1764190000000 };
+    const names = Array.from({ length: PANEL_ROWS }, (_, i) => WORKERS[i] ?? `worker${i}`);
+    const reg = new WorkerRegistry({
+      knownWorkers: names, okWindowSeconds: 90,
+      clock: { monoMs: () => clock.mono, wallMs: () => clock.wall },
+    });
+    const beat = (name, ts) => reg.ingest(JSON.stringify({ v: 1, id: "ab", topic: `system.${name}.health`, type: "health", ts,
+      payload: { worker: name, ts, pid: 4242, uptime_s: 86400 + ts % 1000, queue_depth: 3, realism: { llm_enabled: true, llm_backend: "ollama" } } }));
+    // Full histories: 30 beats each, irregular gaps around 30 s.
+    for (let k = 0; k < 30; k++) {
+      for (const name of names) beat(name, 1764190000 + k * 30);
+      const gap = 25000 + (k % 7) * 2000;
+      clock.mono += gap;
+      clock.wall += gap;
+    }
+    const bare = {
+      snapshot: () => reg.snapshot(), connection: () => reg.connection(), stats: () => reg.stats(),
+      onChange: (cb) => reg.onChange(cb), get okWindowSeconds() { return reg.okWindowSeconds; },
+    };
+    const panel = (registry) => {
+      const el = document.createElement("worker-panel");
+      el.interval = 30;
+      document.body.append(el);
+      el.registry = registry;
+      return el;
+    };
+    s = strips.state = { clock, names, beat, withStrip: panel(reg), without: panel(bare), k: 0 };
+  }
+  const el = strip ? s.withStrip : s.without;
+  el.hidden = false;
+  (strip ? s.without : s.withStrip).hidden = true;
+  el.refresh();
+  void el.offsetHeight;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    s.clock.mono += 1600;
+    s.clock.wall += 1600;
+    s.k += 1;
+    s.beat(s.names[s.k % s.names.length], 1764200000 + s.k);
+    el.refresh();
+    void el.offsetHeight; // the style and layout the update causes
+  }
+  return (performance.now() - t0) / n;
+}
+
+window.bench = { agree, ingest, snapshot, flood, memory, panelUpdate, crossOriginIsolated };
 window.benchReady = true;

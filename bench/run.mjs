@@ -73,7 +73,7 @@ function sizes() {
   };
 }
 
-const server = await serveStatic({ "/": join(ROOT, "bench"), "/pkg": join(ROOT, "pkg") });
+const server = await serveStatic({ "/": join(ROOT, "bench"), "/pkg": join(ROOT, "pkg"), "/www": join(ROOT, "www") });
 const gateway = await startGateway(["--admin", "--allow-origin", "*"]);
 const browser = await chromium.launch({
   executablePath: chromiumPath(),
@@ -178,9 +178,24 @@ try {
   }
   log("flood done");
 
-  // 5. Memory around a million unknown-worker frames.
+  // 5. The Workers panel: an update of a 19-row panel, with and without
+  // heartbeat strips (budget: the strips cost at most 2 ms).
+  const updates = { strip: [], bare: [] };
+  for (let run = -1; run < RUNS; run++) {
+    for (const strip of run & 1 ? [false, true] : [true, false]) {
+      const ms = await page.evaluate(([st, n]) => window.bench.panelUpdate(st, n), [strip, smoke ? 20 : 400]);
+      if (run >= 0) updates[strip ? "strip" : "bare"].push(ms);
+    }
+  }
+  results.panel = { strip: summary(updates.strip), bare: summary(updates.bare) };
+  results.panel.stripCost = results.panel.strip.median - results.panel.bare.median;
+  log("panel done");
+
+  // 6. Memory around a million unknown-worker frames.
   results.memory = await page.evaluate((n) => window.bench.memory(n), MEMORY_FRAMES);
   results.memory.frames = MEMORY_FRAMES;
+  results.memoryBeats = await page.evaluate((n) => window.bench.memory(n, "beat"), MEMORY_FRAMES);
+  results.memoryBeats.frames = MEMORY_FRAMES;
   results.sizes = sizes();
 } finally {
   await browser.close();
@@ -222,6 +237,9 @@ for (const [rows, r] of Object.entries(results.snapshot)) {
   const b = rows === "10" ? [2, 1] : undefined;
   lines.push(`| snapshot(), ${rows} rows | ${ns(r.wasm)} | ${ns(r.js)} | ${fmt(r.ratio, 2)}x | ${b ? `<= ${b[0]}x (${b[1]}x)` : "—"} | ${b ? verdict(r.ratio, b[0], b[1]) : ""} |`);
 }
+const pu = results.panel;
+const msf = (x) => `${fmt(x.median, 3)} (${fmt(x.min, 3)}–${fmt(x.max, 3)})`;
+lines.push(`| <worker-panel> update, 19 rows, heartbeat strips: ms per update (beat, render, layout) | ${msf(pu.strip)} ms | ${msf(pu.bare)} ms without strips | strips: ${fmt(pu.stripCost, 3)} ms | strips <= 2 ms | ${pu.stripCost <= 2 ? "meets budget" : "**misses budget**"} |`);
 const f = results.flood;
 lines.push(`| WebSocket flood, messages/s | ${fmt(f.registry.perSecond.median)} | ${fmt(f.noop.perSecond.median)} (no-op onmessage) | ${fmt(f.ratio * 100, 1)} % | >= 95 % (99 %) | ${verdict(f.ratio, 0.95, 0.99, false)} |`);
 lines.push(`| flood, for scale: onmessage reading e.data only / JS baseline registry | ${fmt(f.read.perSecond.median)} / ${fmt(f.js.perSecond.median)} | | ${fmt((100 * f.read.perSecond.median) / f.noop.perSecond.median, 1)} % / ${fmt((100 * f.js.perSecond.median) / f.noop.perSecond.median, 1)} % | | |`);
@@ -236,6 +254,8 @@ for (const [name, b] of Object.entries(results.bundles ?? {})) {
 const mem = results.memory;
 const heapDelta = mem.after.heap !== null ? mem.after.heap - mem.before.heap : null;
 lines.push(`| ${mem.frames.toLocaleString("en")} unknown-worker frames | wasm memory ${mem.before.wasm} → ${mem.after.wasm} B; JS heap ${heapDelta === null ? "n/a" : `${heapDelta >= 0 ? "+" : ""}${fmt(heapDelta / KiB, 1)} KiB`} after GC | | | no growth; heap within 1 MiB | ${mem.before.wasm === mem.after.wasm && heapDelta !== null && Math.abs(heapDelta) <= 1024 * KiB ? "meets budget" : "**misses budget**"} |`);
+const mb = results.memoryBeats;
+lines.push(`| ${mb.frames.toLocaleString("en")} known-worker beats (historyLength 1000) | wasm memory ${mb.before.wasm} → ${mb.after.wasm} B | | | no growth | ${mb.before.wasm === mb.after.wasm ? "meets budget" : "**misses budget**"} |`);
 const table = lines.join("\n");
 results.table = table;
 // A smoke run must not overwrite the committed results of a full run.

@@ -31,7 +31,8 @@ cargo build -p worker-gateway
 
 step "Starting the gateway on 127.0.0.1:${PORT}: simulated fleet every ${INTERVAL} s, www/ at /, pkg/ at /pkg/"
 echo "    updater never starts (UNKNOWN), forwarder goes silent after 3 beats (STALE),"
-echo "    and a rogue 'intruder' beats too (refused: not on the allowlist). Ctrl-C stops."
+echo "    prober slows down now and then (LATE), and a rogue 'intruder' beats too (refused:"
+echo "    not on the allowlist). Stop and Start on a row switch that worker. Ctrl-C stops."
 echo
 
 # The gateway's first line names the bound address (the port, if PORT=0).

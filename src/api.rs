@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 
 use crate::connection::Shell;
 use crate::frame::Reason;
-use crate::options::{self, OptionError, StatsOut};
+use crate::options::{self, OptionError};
 use crate::registry::{Outcome, Registry};
 use crate::socket;
 
@@ -58,6 +58,21 @@ export interface WorkerRegistryOptions {
   maxFrameBytes?: number;
   /** Default: performance.now() and Date.now(). */
   clock?: RegistryClock;
+  /** Beats kept per worker for `history()`, a whole number from 1 to 1000. Default 30. */
+  historyLength?: number;
+  /** An ok row is late once silent for more than this many cadences; greater than 1. Default 2. */
+  lateFactor?: number;
+}
+
+/** A worker's last beats, as `history(name)` reports them. */
+export interface BeatHistory {
+  name: string;
+  /** Seconds since each beat was emitted, newest first (measured like `seconds_since`); at most `historyLength`. */
+  beats: number[];
+  /** The median interval between those beats, in seconds; null under 3 beats. */
+  cadence_s: number | null;
+  /** The row is ok but has been silent for more than `lateFactor` x `cadence_s`. */
+  late: boolean;
 }
 
 export interface BackoffOptions {
@@ -106,7 +121,7 @@ export interface ConnectionStatus {
   next_retry_ms: number | null;
 }
 
-export type ChangeReason = "beat" | "status" | "connection";
+export type ChangeReason = "beat" | "status" | "connection" | "late";
 
 /** Live sockets and timers of every registry on the page, and the frames and bytes copied into wasm memory so far (for tests). */
 export interface DebugCounts {
@@ -147,7 +162,11 @@ impl WorkerRegistry {
         let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
         let (config, clock) = options::registry_options(&options).map_err(OptionError::into_js)?;
         let registry = Registry::new(config).map_err(|e| {
-            let got = e.name().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+            let got = match (e.name(), e.value()) {
+                (Some(name), _) => JsValue::from(name),
+                (None, Some(v)) => JsValue::from(v),
+                _ => JsValue::UNDEFINED,
+            };
             let m = e.message();
             if got.is_undefined() {
                 OptionError::bare(true, m).into_js()
@@ -205,8 +224,8 @@ impl WorkerRegistry {
     /// Counters: accepted, ignored, superseded, and refusals by reason.
     #[wasm_bindgen(unchecked_return_type = "RegistryStats")]
     pub fn stats(&self) -> JsValue {
-        let stats = self.shell.with_registry(|r| StatsOut::from(r.stats()));
-        options::to_js(&stats)
+        self.shell
+            .with_registry(|r| options::to_js(&options::stats(r.stats())))
     }
 
     /// The allowlist, in panel order (a copy).
@@ -225,9 +244,40 @@ impl WorkerRegistry {
         self.shell.with_registry(|r| r.max_frame_bytes() as f64)
     }
 
+    /// Beats kept per worker for `history()`.
+    #[wasm_bindgen(getter, js_name = historyLength)]
+    pub fn history_length(&self) -> f64 {
+        self.shell.with_registry(|r| r.history_length() as f64)
+    }
+
+    /// An ok row is late once silent for more than this many cadences.
+    #[wasm_bindgen(getter, js_name = lateFactor)]
+    pub fn late_factor(&self) -> f64 {
+        self.shell.with_registry(|r| r.late_factor())
+    }
+
+    /// A worker's last beats (seconds ago, newest first), their median
+    /// interval, and whether the worker is late; null for a name not on the
+    /// allowlist.
+    #[wasm_bindgen(unchecked_return_type = "BeatHistory | null")]
+    pub fn history(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: &JsValue,
+    ) -> JsValue {
+        let Some(name) = name.as_string() else {
+            return JsValue::NULL;
+        };
+        let now = self.shell.now();
+        self.shell.with_registry(|r| match r.index_of(&name) {
+            Some(i) => options::to_js(&options::history(&name, &r.history(i, now))),
+            None => JsValue::NULL,
+        })
+    }
+
     /// Calls `callback` with "beat" when a beat is recorded, "status" when a
-    /// row turns from ok to stale with no frame arriving, and "connection"
-    /// when the connection (or the gateway's upstream) changes. Returns a
+    /// row turns from ok to stale with no frame arriving, "late" when a row
+    /// turns late (from the same timer), and "connection" when the
+    /// connection (or the gateway's upstream) changes. Returns a
     /// function that unsubscribes. A listener may call back into the
     /// registry, `stop()` and `start()` included.
     #[wasm_bindgen(js_name = onChange, unchecked_return_type = "() => void")]

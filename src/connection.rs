@@ -134,11 +134,12 @@ impl Shell {
 
     /// Counts a value refused before it reached the registry.
     pub(crate) fn refuse(self: &Rc<Self>, outcome: Outcome) -> Outcome {
-        let now = self.now();
+        // The same clock type as every other frame: one copy of the rules.
+        let clock = FrameClock::Fixed(self.now());
         let o = self
             .session
             .borrow_mut()
-            .ingest(Loaded::Refused(outcome), &now);
+            .ingest(Loaded::Refused(outcome), &clock);
         self.run();
         o
     }
@@ -187,7 +188,7 @@ impl Shell {
     pub(crate) fn connection(&self) -> JsValue {
         let now = self.now();
         let session = self.session.borrow();
-        crate::options::to_js(&session.status(now))
+        crate::options::to_js(&crate::options::connection(&session.status(now)))
     }
 
     /// Writes the rows into the number buffer and refreshes the `extra`s

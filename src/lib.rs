@@ -13,6 +13,7 @@
 //! * [`json`]: a validating JSON scanner (no tree, no allocation) and number parsing.
 //! * [`frame`]: one frame through the ten acceptance rules, each refusal named.
 //! * [`registry`]: the allowlist, the freshest beat per worker, liveness, rows, stats.
+//! * [`history`]: each worker's last beats in a ring allocated once, and their cadence.
 //! * [`clock`]: the monotonic and wall clock readings, injected.
 //! * [`backoff`]: reconnect delays, exponential with full jitter.
 //! * [`link`]: a connection's bookkeeping (state, attempts, errors), the gateway's frames.
@@ -31,6 +32,7 @@
 pub mod backoff;
 pub mod clock;
 pub mod frame;
+pub mod history;
 pub mod json;
 pub mod link;
 pub mod nats;

@@ -20,46 +20,86 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Serializes a value as a plain object, `None` as `null`.
-pub(crate) fn to_js<T: Serialize>(value: &T) -> JsValue {
-    let s = serde_wasm_bindgen::Serializer::new()
-        .serialize_missing_as_null(true)
-        .serialize_maps_as_objects(true);
-    value.serialize(&s).unwrap_or(JsValue::NULL)
+/// One field of an object going out to JS.
+pub(crate) enum Field<'a> {
+    Num(f64),
+    OptNum(Option<f64>),
+    Bool(bool),
+    OptStr(Option<&'a str>),
+    Nums(&'a [f64]),
+    /// A nested object.
+    Object(Fields<'a>),
 }
 
-/// `stats()`: the counters, and one count per reason in the order of
-/// [`Reason::ALL`].
-#[derive(Serialize)]
-pub(crate) struct StatsOut {
-    accepted: f64,
-    ignored: f64,
-    superseded: f64,
-    rejected: Rejected,
-}
+/// An object going out to JS: its fields, in order. All output goes through
+/// this one `Serialize` impl, written as a serde map, so serde-wasm-bindgen
+/// is compiled in once (each derived struct would be another copy, plus its
+/// cache of field names) and the wasm stays within its budget.
+pub(crate) struct Fields<'a>(pub(crate) Vec<(&'a str, Field<'a>)>);
 
-pub(crate) struct Rejected([u64; 9]);
-
-impl Serialize for Rejected {
+impl Serialize for Fields<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(Reason::ALL.len()))?;
-        for r in Reason::ALL {
-            m.serialize_entry(r.as_str(), &(self.0[r as usize] as f64))?;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            match v {
+                Field::Num(n) => m.serialize_entry(k, n)?,
+                Field::OptNum(n) => m.serialize_entry(k, n)?,
+                Field::Bool(b) => m.serialize_entry(k, b)?,
+                Field::OptStr(t) => m.serialize_entry(k, t)?,
+                Field::Nums(ns) => m.serialize_entry(k, ns)?,
+                Field::Object(o) => m.serialize_entry(k, o)?,
+            }
         }
         m.end()
     }
 }
 
-impl From<&Stats> for StatsOut {
-    fn from(s: &Stats) -> StatsOut {
-        StatsOut {
-            accepted: s.accepted as f64,
-            ignored: s.ignored as f64,
-            superseded: s.superseded as f64,
-            rejected: Rejected(s.rejected),
-        }
-    }
+/// Serializes fields as a plain object, `None` as `null`.
+pub(crate) fn to_js(fields: &Fields<'_>) -> JsValue {
+    let s = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
+    fields.serialize(&s).unwrap_or(JsValue::NULL)
+}
+
+/// `stats()`: the counters, and one count per reason in the order of
+/// [`Reason::ALL`].
+pub(crate) fn stats(s: &Stats) -> Fields<'static> {
+    let rejected = Reason::ALL
+        .iter()
+        .map(|r| (r.as_str(), Field::Num(s.rejected[*r as usize] as f64)))
+        .collect();
+    Fields(vec![
+        ("accepted", Field::Num(s.accepted as f64)),
+        ("ignored", Field::Num(s.ignored as f64)),
+        ("superseded", Field::Num(s.superseded as f64)),
+        ("rejected", Field::Object(Fields(rejected))),
+    ])
+}
+
+/// `history(name)`.
+pub(crate) fn history<'a>(name: &'a str, h: &'a crate::registry::History) -> Fields<'a> {
+    Fields(vec![
+        ("name", Field::OptStr(Some(name))),
+        ("beats", Field::Nums(&h.beats)),
+        ("cadence_s", Field::OptNum(h.cadence_s)),
+        ("late", Field::Bool(h.late)),
+    ])
+}
+
+/// `connection()`.
+pub(crate) fn connection<'a>(c: &crate::session::ConnectionStatus<'a>) -> Fields<'a> {
+    Fields(vec![
+        ("state", Field::OptStr(Some(c.state))),
+        ("bus_connected", Field::Bool(c.bus_connected)),
+        ("upstream", Field::OptStr(Some(c.upstream))),
+        ("upstream_for_s", Field::OptNum(c.upstream_for_s)),
+        ("url", Field::OptStr(c.url)),
+        ("attempts", Field::Num(c.attempts as f64)),
+        ("last_error", Field::OptStr(c.last_error)),
+        ("next_retry_ms", Field::OptNum(c.next_retry_ms)),
+    ])
 }
 
 /// Joins message parts. Messages are built without `format!`: `core::fmt`
@@ -114,8 +154,10 @@ enum Val {
     Other,
 }
 
+/// Only `undefined` means "the default": a `null` is a value of the wrong
+/// type, as it always was.
 fn val(v: &JsValue) -> Val {
-    if v.is_undefined() || v.is_null() {
+    if v.is_undefined() {
         Val::Missing
     } else if let Some(n) = v.as_f64() {
         Val::Num(n)
@@ -193,6 +235,20 @@ fn number(name: &str, v: &JsValue, rule: NumberRule) -> Result<Option<f64>, Opti
     }
 }
 
+/// A number option whose range the registry checks: `Ok(None)` when
+/// undefined.
+fn any_number(name: &str, v: &JsValue) -> Result<Option<f64>, OptionError> {
+    match val(v) {
+        Val::Missing => Ok(None),
+        Val::Num(n) => Ok(Some(n)),
+        _ => Err(OptionError::with_value(
+            false,
+            &cat(&[name, " must be a number"]),
+            v,
+        )),
+    }
+}
+
 /// A string option: `Ok(None)` when undefined.
 fn text(name: &str, v: &JsValue) -> Result<Option<String>, OptionError> {
     match val(v) {
@@ -220,7 +276,14 @@ enum NumberRule {
 pub(crate) fn registry_options(options: &JsValue) -> Result<(Config, JsValue), OptionError> {
     let mut config = Config::default();
     let mut clock = JsValue::UNDEFINED;
-    let known = ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock"];
+    let known = [
+        "knownWorkers",
+        "okWindowSeconds",
+        "maxFrameBytes",
+        "clock",
+        "historyLength",
+        "lateFactor",
+    ];
     for (key, v) in object(options, "WorkerRegistry", &known)? {
         match key.as_str() {
             "knownWorkers" => match val(&v) {
@@ -259,11 +322,23 @@ pub(crate) fn registry_options(options: &JsValue) -> Result<(Config, JsValue), O
                     config.max_frame_bytes = m as usize;
                 }
             }
+            // The ranges of these two are the registry's rules (registry.rs).
+            "historyLength" => {
+                if let Some(n) = any_number(&key, &v)? {
+                    config.history_length = crate::registry::check_history_length(n)
+                        .map_err(|e| OptionError::with_value(true, &e.message(), &v))?;
+                }
+            }
+            "lateFactor" => {
+                if let Some(n) = any_number(&key, &v)? {
+                    config.late_factor = n;
+                }
+            }
             _ => clock = v,
         }
     }
-    if clock.is_undefined() || clock.is_null() {
-        return Ok((config, JsValue::UNDEFINED));
+    if clock.is_undefined() {
+        return Ok((config, clock));
     }
     let method = |m: &str| {
         js_sys::Reflect::get(&clock, &m.into())
@@ -328,7 +403,7 @@ pub(crate) fn connect_options(
             ))
         }
     };
-    let provider = if provider.is_undefined() || provider.is_null() {
+    let provider = if provider.is_undefined() {
         None
     } else if let Some(f) = provider.dyn_ref::<js_sys::Function>() {
         if s.token.is_some() {

@@ -4,6 +4,7 @@
 
 use crate::clock::{Clock, Instant};
 use crate::frame::{self, Beat, Head, Reason, Scratch, Shape};
+use crate::history::{Ring, DEFAULT_HISTORY_LENGTH, DEFAULT_LATE_FACTOR, MAX_HISTORY_LENGTH};
 use crate::topic::{self, TokenError};
 
 /// The original's `KNOWN_WORKERS`, in its order.
@@ -38,6 +39,11 @@ pub struct Config {
     pub known_workers: Vec<String>,
     pub ok_window_seconds: f64,
     pub max_frame_bytes: usize,
+    /// Beats kept per worker for `history()`: 1 to [`MAX_HISTORY_LENGTH`].
+    pub history_length: usize,
+    /// An ok row is late once silent for more than this many cadences;
+    /// finite and greater than 1.
+    pub late_factor: f64,
 }
 
 impl Default for Config {
@@ -49,7 +55,19 @@ impl Default for Config {
                 .collect(),
             ok_window_seconds: DEFAULT_OK_WINDOW_SECONDS,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            history_length: DEFAULT_HISTORY_LENGTH,
+            late_factor: DEFAULT_LATE_FACTOR,
         }
+    }
+}
+
+/// Checks a `historyLength` given as a JS number: a whole number from 1 to
+/// [`MAX_HISTORY_LENGTH`].
+pub fn check_history_length(value: f64) -> Result<usize, ConfigError> {
+    if value.fract() == 0.0 && (1.0..=MAX_HISTORY_LENGTH as f64).contains(&value) {
+        Ok(value as usize)
+    } else {
+        Err(ConfigError::HistoryLength(value))
     }
 }
 
@@ -66,6 +84,10 @@ pub enum ConfigError {
         index: usize,
         name: String,
     },
+    /// `historyLength` is not a whole number from 1 to 1000.
+    HistoryLength(f64),
+    /// `lateFactor` is not a finite number greater than 1.
+    LateFactor(f64),
 }
 
 impl ConfigError {
@@ -74,6 +96,14 @@ impl ConfigError {
     pub fn message(&self) -> String {
         let (index, rule) = match self {
             ConfigError::NoWorkers => return "knownWorkers must name at least one worker".into(),
+            ConfigError::HistoryLength(_) => {
+                let mut m = String::from("historyLength must be a whole number from 1 to ");
+                crate::json::push_u64(&mut m, MAX_HISTORY_LENGTH as u64);
+                return m;
+            }
+            ConfigError::LateFactor(_) => {
+                return "lateFactor must be a finite number greater than 1".into()
+            }
             ConfigError::BadName { index, error, .. } => (*index, error.rule()),
             ConfigError::DuplicateName { index, .. } => (*index, "repeats an earlier name"),
         };
@@ -87,10 +117,22 @@ impl ConfigError {
     /// The offending name, if there is one.
     pub fn name(&self) -> Option<&str> {
         match self {
-            ConfigError::NoWorkers => None,
+            ConfigError::NoWorkers | ConfigError::HistoryLength(_) | ConfigError::LateFactor(_) => {
+                None
+            }
             ConfigError::BadName { name, .. } | ConfigError::DuplicateName { name, .. } => {
                 Some(name)
             }
+        }
+    }
+}
+
+impl ConfigError {
+    /// The offending number, for the options that are numbers.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            ConfigError::HistoryLength(v) | ConfigError::LateFactor(v) => Some(*v),
+            _ => None,
         }
     }
 }
@@ -169,6 +211,37 @@ struct Entry {
     version: u32,
     /// The status as of the last evaluation, to notice ok turning stale.
     was_ok: bool,
+    /// Lateness as of the last evaluation, to notice a row turning late once.
+    was_late: bool,
+    /// `payload.ts` was given (not the arrival's wall clock).
+    ts_given: bool,
+}
+
+/// What [`Registry::expire`] noticed since the last look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Turned {
+    /// A row turned from ok to stale: `onChange("status")`.
+    pub stale: bool,
+    /// A row turned late: `onChange("late")`.
+    pub late: bool,
+}
+
+impl Turned {
+    pub fn any(self) -> bool {
+        self.stale || self.late
+    }
+}
+
+/// A worker's beat history as of a moment, as `history(name)` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// Seconds since each beat was emitted, newest first (measured like
+    /// `seconds_since`).
+    pub beats: Vec<f64>,
+    /// The median interval between those beats; `None` under 3 beats.
+    pub cadence_s: Option<f64>,
+    /// Ok, but silent for more than `lateFactor` x `cadence_s`.
+    pub late: bool,
 }
 
 /// One snapshot row, without the name and `extra`.
@@ -205,7 +278,10 @@ pub struct Registry {
     names: Vec<String>,
     window: f64,
     max_frame_bytes: usize,
+    late_factor: f64,
     entries: Vec<Entry>,
+    /// The beat history of each row, allocated once.
+    rings: Vec<Ring>,
     stats: Stats,
     scratch: Scratch,
 }
@@ -215,6 +291,12 @@ impl Registry {
     /// (they are plain numbers in Rust, options in JS), the names are checked
     /// here.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
+        if !(1..=MAX_HISTORY_LENGTH).contains(&config.history_length) {
+            return Err(ConfigError::HistoryLength(config.history_length as f64));
+        }
+        if !(config.late_factor.is_finite() && config.late_factor > 1.0) {
+            return Err(ConfigError::LateFactor(config.late_factor));
+        }
         if config.known_workers.is_empty() {
             return Err(ConfigError::NoWorkers);
         }
@@ -238,11 +320,18 @@ impl Registry {
             .iter()
             .map(|_| Entry::default())
             .collect();
+        let rings = config
+            .known_workers
+            .iter()
+            .map(|_| Ring::new(config.history_length))
+            .collect();
         Ok(Registry {
             names: config.known_workers,
             window: config.ok_window_seconds,
             max_frame_bytes: config.max_frame_bytes,
+            late_factor: config.late_factor,
             entries,
+            rings,
             stats: Stats::default(),
             scratch: Scratch::default(),
         })
@@ -258,6 +347,19 @@ impl Registry {
 
     pub fn max_frame_bytes(&self) -> usize {
         self.max_frame_bytes
+    }
+
+    pub fn history_length(&self) -> usize {
+        self.rings[0].capacity()
+    }
+
+    pub fn late_factor(&self) -> f64 {
+        self.late_factor
+    }
+
+    /// The allowlist index of `name`, byte for byte.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        index_of(&self.names, name.as_bytes())
     }
 
     pub fn stats(&self) -> &Stats {
@@ -387,9 +489,14 @@ impl Registry {
     }
 
     /// Stores a beat unless it is older, by emission time, than the one held.
+    /// A stored beat enters the history at its emission time; the held beat
+    /// again (the same `payload.ts`: a replay after a reconnect, or the same
+    /// beat from a second gateway) only moves the newest entry to its new
+    /// emission time, so `beats[0]` stays `seconds_since`.
     fn store(&mut self, index: usize, beat: Beat, bytes: &[u8], now: Instant) -> Outcome {
         let window = self.window;
         let entry = &mut self.entries[index];
+        let mut again = false;
         if let (true, Some(at)) = (entry.seen, entry.arrival) {
             // The held beat is `held_age` old now; the new one is `beat.age`
             // old. Equal ages: the later arrival wins.
@@ -397,7 +504,21 @@ impl Registry {
             if beat.age > held_age {
                 return Outcome::Superseded;
             }
+            again = entry.ts_given && beat.ts == Some(entry.ts);
         }
+        let ms = beat.age * 1000.0;
+        let emitted = Instant {
+            mono_ms: now.mono_ms - ms,
+            wall_ms: now.wall_ms - ms,
+        };
+        if again {
+            // Measured again: the newest tick follows the row's new age.
+            self.rings[index].replace_newest(emitted);
+        } else {
+            self.rings[index].push(emitted);
+        }
+        entry.ts_given = beat.ts.is_some();
+        entry.was_late = false;
         entry.seen = true;
         entry.ts = beat.ts.unwrap_or(now.wall_ms / 1000.0);
         entry.arrival = Some(now);
@@ -463,15 +584,58 @@ impl Registry {
         self.entries[index].version
     }
 
-    /// Notes rows that were ok at the last look and are stale now; true if
-    /// any turned. This is what fires `onChange("status")`.
-    pub fn expire(&mut self, now: Instant) -> bool {
-        let mut turned = false;
+    /// Row `index`'s beat history as of `now`.
+    pub fn history(&self, index: usize, now: Instant) -> History {
+        let ring = &self.rings[index];
+        History {
+            beats: ring
+                .newest_first()
+                .map(|at| elapsed_seconds(at, now))
+                .collect(),
+            cadence_s: ring.cadence(),
+            late: self.is_late(index, now),
+        }
+    }
+
+    /// The median interval of row `index`'s beats, if it has 3 or more.
+    pub fn cadence(&self, index: usize) -> Option<f64> {
+        self.rings[index].cadence()
+    }
+
+    /// Seconds of silence after which row `index` is late: `lateFactor` x
+    /// its cadence, when that comes before the ok window ends (after it, the
+    /// row turns stale first and is never late).
+    fn late_after(&self, index: usize) -> Option<f64> {
+        let c = self.rings[index].cadence()?;
+        let after = self.late_factor * c;
+        (after < self.window).then_some(after)
+    }
+
+    /// Row `index` is ok but has been silent for more than `lateFactor` x
+    /// its cadence.
+    pub fn is_late(&self, index: usize, now: Instant) -> bool {
+        match (self.seconds_since(index, now), self.late_after(index)) {
+            (Some(s), Some(after)) => s > after && s < self.window,
+            _ => false,
+        }
+    }
+
+    /// Notes rows that turned from ok to stale, and rows that turned late,
+    /// since the last look. This is what fires `onChange("status")` and
+    /// `onChange("late")`; each turn is reported once.
+    pub fn expire(&mut self, now: Instant) -> Turned {
+        let mut turned = Turned::default();
         for i in 0..self.entries.len() {
-            if self.entries[i].was_ok && self.row(i, now).status != Status::Ok {
+            let ok = self.row(i, now).status == Status::Ok;
+            if self.entries[i].was_ok && !ok {
                 self.entries[i].was_ok = false;
-                turned = true;
+                turned.stale = true;
             }
+            let late = ok && self.is_late(i, now);
+            if late && !self.entries[i].was_late {
+                turned.late = true;
+            }
+            self.entries[i].was_late = late;
         }
         turned
     }
@@ -480,6 +644,20 @@ impl Registry {
     pub fn expiry_ms(&self, index: usize, now: Instant) -> Option<f64> {
         let s = self.seconds_since(index, now)?;
         (s < self.window).then_some((self.window - s) * 1000.0)
+    }
+
+    /// Milliseconds from `now` until row `index` turns late: 0 when it is late
+    /// and not yet reported, none when it is reported, stale, or never late.
+    pub fn late_ms(&self, index: usize, now: Instant) -> Option<f64> {
+        let s = self.seconds_since(index, now)?;
+        let after = self.late_after(index)?;
+        if s >= self.window {
+            None
+        } else if s <= after {
+            Some((after - s) * 1000.0)
+        } else {
+            (!self.entries[index].was_late).then_some(0.0)
+        }
     }
 
     /// The monotonic instant (ms) at which row `index`'s current beat turns
@@ -495,14 +673,35 @@ impl Registry {
         }
     }
 
-    /// Milliseconds until the first ok row turns stale: one timer for that
-    /// deadline replaces polling.
+    /// The monotonic instant (ms) of row `index`'s next turn, late or stale,
+    /// right after a beat was stored: what the status timer must cover.
+    pub fn due_at_mono(&self, index: usize) -> Option<f64> {
+        let stale = self.stale_at_mono(index)?;
+        let e = &self.entries[index];
+        let late = match (self.late_after(index), e.arrival) {
+            (Some(after), Some(at)) => at.mono_ms + (after - e.age).max(0.0) * 1000.0,
+            _ => stale,
+        };
+        Some(late.min(stale))
+    }
+
+    /// Milliseconds until the first ok row turns late or stale: one timer
+    /// for that deadline replaces polling.
     pub fn next_expiry_ms(&self, now: Instant) -> Option<f64> {
-        (0..self.entries.len())
-            .filter_map(|i| self.expiry_ms(i, now))
-            .min_by(f64::total_cmp)
+        let mut next: Option<f64> = None;
+        for i in 0..self.entries.len() {
+            for ms in [self.expiry_ms(i, now), self.late_ms(i, now)]
+                .into_iter()
+                .flatten()
+            {
+                next = Some(next.map_or(ms, |n| n.min(ms)));
+            }
+        }
+        next
     }
 }
 
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod tests;

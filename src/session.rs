@@ -23,8 +23,6 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
 use crate::backoff::Backoff;
 use crate::clock::{Clock, Instant};
 use crate::frame::{self, Control, Reason};
@@ -71,7 +69,7 @@ pub enum Timer {
     Ping = 3,
     /// The answer to the earliest unanswered keepalive ping.
     Pong = 4,
-    /// The earliest moment a row turns from ok to stale.
+    /// The earliest moment a row turns late, or from ok to stale.
     Status = 5,
 }
 
@@ -95,11 +93,13 @@ pub enum Change {
     Status = 1,
     /// The connection's state (or the gateway's upstream) changed.
     Connection = 2,
+    /// A row turned late: ok, but silent for longer than its cadence allows.
+    Late = 3,
 }
 
 impl Change {
     /// The names JS listeners receive, indexed by the enum's value.
-    pub const NAMES: [&'static str; 3] = ["beat", "status", "connection"];
+    pub const NAMES: [&'static str; 4] = ["beat", "status", "connection", "late"];
 
     pub fn as_str(self) -> &'static str {
         Change::NAMES[self as usize]
@@ -206,7 +206,7 @@ pub enum Loaded<'a> {
 }
 
 /// `connection()`: what a banner shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionStatus<'a> {
     pub state: &'static str,
     /// Open, and the gateway has not said its bus is down.
@@ -576,9 +576,13 @@ impl Session {
             }
             Control::Status { up, since_s } => {
                 let now = clock.now().mono_ms;
-                self.upstream = if up { Upstream::Up } else { Upstream::Down };
+                let upstream = if up { Upstream::Up } else { Upstream::Down };
                 self.upstream_since = now - since_s * 1000.0;
-                self.emit(Change::Connection);
+                // A gateway may repeat itself; listeners hear of changes only.
+                if upstream != self.upstream {
+                    self.upstream = upstream;
+                    self.emit(Change::Connection);
+                }
             }
             Control::Other => {}
         }
@@ -814,12 +818,12 @@ impl Session {
         };
         if let (Some(arrival), Some(due)) = (
             self.registry.arrival(index),
-            self.registry.stale_at_mono(index),
+            self.registry.due_at_mono(index),
         ) {
             self.observe_clock(arrival);
-            // A new beat only moves its own row's deadline later, so the
-            // armed timer stays right unless this row is due sooner (a
-            // retained beat arriving already aged).
+            // The armed timer stays right unless this row is now due sooner
+            // (a retained beat arriving already aged, or a cadence that shrank
+            // and brought its late moment forward).
             let armed = self.timers[Timer::Status as usize].map(|a| a.due);
             if armed.is_none_or(|at| due < at) {
                 // One millisecond late rather than early: at the deadline
@@ -830,11 +834,15 @@ impl Session {
         self.emit(Change::Beat);
     }
 
-    /// Rows that turned stale are announced, and the status timer is armed
-    /// for the next one (or cancelled when no row is ok).
+    /// Rows that turned stale or late are announced, and the status timer
+    /// is armed for the next turn (or cancelled when no row is ok).
     fn refresh_status(&mut self, now: Instant) {
-        if self.registry.expire(now) {
+        let turned = self.registry.expire(now);
+        if turned.stale {
             self.emit(Change::Status);
+        }
+        if turned.late {
+            self.emit(Change::Late);
         }
         match self.registry.next_expiry_ms(now) {
             Some(ms) => self.arm(Timer::Status, ms + 1.0, now),

@@ -303,6 +303,9 @@ fuzz_target!(|data: &[u8]| {
         known_workers: names.iter().map(|s| s.to_string()).collect(),
         ok_window_seconds: WINDOWS[usize::from(setup >> 4 & 3)],
         max_frame_bytes: MAX_FRAME_BYTES[usize::from(setup >> 2 & 3)],
+        // Rings from one beat to a few, so they wrap within a run.
+        history_length: [1, 3, 5, 30][usize::from(setup >> 6)],
+        ..Config::default()
     };
     let mut h = Harness {
         reg: Registry::new(config).expect("a valid allowlist"),
@@ -319,9 +322,21 @@ fuzz_target!(|data: &[u8]| {
     // The status timer's arithmetic, on whatever state the ops left.
     let now = h.clock.now();
     if let Some(ms) = h.reg.next_expiry_ms(now) {
-        assert!(ms > 0.0 && ms.is_finite(), "next expiry {ms}");
+        // 0 when a row is late and not yet reported: the timer fires at once.
+        assert!(ms >= 0.0 && ms.is_finite(), "next expiry {ms}");
     }
     h.reg.expire(now);
+    // Each turn is reported once.
+    assert!(!h.reg.expire(now).any());
+    // Histories: at most historyLength beats, never negative. (Their order
+    // follows the larger clock, which a wall clock set back can disturb.)
+    for i in 0..h.reg.names().len() {
+        let hist = h.reg.history(i, now);
+        assert!(hist.beats.len() <= h.reg.history_length());
+        assert!(hist.beats.iter().all(|b| *b >= 0.0 && b.is_finite()));
+        assert!(hist.cadence_s.is_none_or(|c| c >= 0.0 && c.is_finite()));
+        assert_eq!(hist.cadence_s.is_some(), hist.beats.len() >= 3);
+    }
     for (i, row) in h.reg.rows(now).enumerate() {
         assert_eq!(row.status == Status::Ok, h.reg.expiry_ms(i, now).is_some());
         let _ = h.reg.stale_at_mono(i);

@@ -1,11 +1,12 @@
 //! The admin endpoints (only with `--admin`): `GET /admin/stats` as JSON,
-//! and the `/admin/flood` WebSocket that benchmarks a browser's receive path.
+//! the `/admin/flood` WebSocket that benchmarks a browser's receive path, and
+//! `POST /admin/sim/{worker}/{stop|start}` for the simulated fleet.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -124,6 +125,51 @@ async fn send_flood(
         while let Some(Ok(_)) = socket.recv().await {}
     })
     .await;
+}
+
+/// `POST /admin/sim/{worker}/{stop|start}`: stops or starts a simulated
+/// worker (with `--simulate`). Answers `{"worker", "running"}`; 404 for a
+/// worker the fleet does not have, 400 for another action, 409 without
+/// `--simulate`. Origins are checked as for the bus: a page of another
+/// origin cannot stop the fleet.
+pub async fn sim(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((worker, action)): Path<(String, String)>,
+) -> Response {
+    if !origin_allowed(&headers, &shared.config.allow_origins) {
+        return forbidden_origin(&headers);
+    }
+    let running = match action.as_str() {
+        "start" => true,
+        "stop" => false,
+        _ => return bad_request("the action must be stop or start"),
+    };
+    if !shared.config.simulate {
+        return (
+            StatusCode::CONFLICT,
+            "no simulated fleet: start the gateway with --simulate\n",
+        )
+            .into_response();
+    }
+    match shared.sim.set_running(&worker, running) {
+        Some(running) => {
+            tracing::info!(
+                "simulated {worker} {}",
+                if running { "started" } else { "stopped" }
+            );
+            (
+                [(CACHE_CONTROL, "no-cache")],
+                Json(serde_json::json!({ "worker": worker, "running": running })),
+            )
+                .into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            "no such simulated worker (the allowlisted workers can be stopped and started)\n",
+        )
+            .into_response(),
+    }
 }
 
 fn bad_request(message: &str) -> Response {

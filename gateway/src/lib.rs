@@ -75,6 +75,8 @@ pub struct Shared {
     pub warm: watch::Sender<bool>,
     /// Events for the upstream publishing link, when there is one.
     outbox: Option<mpsc::Sender<upstream::Outgoing>>,
+    /// Stops and starts the simulated workers (`--simulate`).
+    pub sim: sim::Control,
 }
 
 impl Shared {
@@ -133,6 +135,7 @@ pub async fn run(
         started: Instant::now(),
         warm: watch::Sender::new(!warm_needed),
         outbox,
+        sim: sim::Control::default(),
     });
 
     // Dropped at the end of `run`, which stops the upstream drivers.

@@ -9,7 +9,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::services::ServeDir;
 
@@ -32,7 +32,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
     if shared.config.admin {
         app = app
             .route("/admin/stats", get(admin::stats))
-            .route("/admin/flood", get(admin::flood));
+            .route("/admin/flood", get(admin::flood))
+            .route("/admin/sim/{worker}/{action}", post(admin::sim));
     }
     // Explicit, so a file named admin/... in the static directory can never
     // stand in for the admin API.

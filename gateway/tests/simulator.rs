@@ -243,3 +243,141 @@ async fn nats_credentials_are_passed_on() {
     assert_eq!(msg.subject.as_str(), "system.api.health");
     gw.stop().await;
 }
+
+/// A minimal HTTP/1.1 POST with an optional Origin: (status, body).
+async fn http_post(addr: std::net::SocketAddr, path: &str, origin: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{origin}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    (status, body.to_owned())
+}
+
+/// Beats of `worker` seen on `c` within `ms`.
+async fn beats_within(c: &mut Ws, worker: &str, ms: u64) -> usize {
+    let topic = format!("system.{worker}.health");
+    let until = tokio::time::Instant::now() + Duration::from_millis(ms);
+    let mut n = 0;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until, c.next()).await {
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+            if v["topic"] == topic.as_str() && v["retained"] != true {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn admin_stops_and_starts_simulated_workers() {
+    let gw = start(&["--simulate", "--interval", "0.1", "--admin"]).await;
+    let mut c = connect(&gw.url()).await;
+    sub(&mut c, 1, "system.*.health").await;
+    assert!(beats_within(&mut c, "api", 500).await >= 3);
+
+    let (status, body) = http_post(gw.addr, "/admin/sim/api/stop", None).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"running":false,"worker":"api"}"#)
+    );
+    // A beat already on its way may still arrive; then silence.
+    let _ = beats_within(&mut c, "api", 150).await;
+    assert_eq!(beats_within(&mut c, "api", 500).await, 0, "api is stopped");
+    assert!(
+        beats_within(&mut c, "bus", 300).await >= 2,
+        "the others beat on"
+    );
+
+    // Started again, it beats at once.
+    let (status, _) = http_post(gw.addr, "/admin/sim/api/start", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        beats_within(&mut c, "api", 60).await >= 1,
+        "a beat right after start"
+    );
+    // updater never starts on its own, but can be started.
+    assert_eq!(beats_within(&mut c, "updater", 300).await, 0);
+    assert_eq!(
+        http_post(gw.addr, "/admin/sim/updater/start", None).await.0,
+        200
+    );
+    assert!(beats_within(&mut c, "updater", 300).await >= 2);
+
+    assert_eq!(
+        http_post(gw.addr, "/admin/sim/intruder/stop", None).await.0,
+        404
+    );
+    assert_eq!(
+        http_post(gw.addr, "/admin/sim/api/pause", None).await.0,
+        400
+    );
+    let foreign = http_post(gw.addr, "/admin/sim/api/stop", Some("http://evil.example")).await;
+    assert_eq!(foreign.0, 403);
+    assert!(
+        beats_within(&mut c, "api", 300).await >= 2,
+        "a foreign page cannot stop it"
+    );
+    gw.stop().await;
+
+    // Without --simulate there is nothing to control; without --admin, no route.
+    let plain = start(&["--admin"]).await;
+    assert_eq!(
+        http_post(plain.addr, "/admin/sim/api/stop", None).await.0,
+        409
+    );
+    plain.stop().await;
+    let closed = start(&["--simulate"]).await;
+    assert_eq!(
+        http_post(closed.addr, "/admin/sim/api/stop", None).await.0,
+        404
+    );
+    closed.stop().await;
+}
+
+#[tokio::test]
+async fn the_slowing_worker_beats_irregularly() {
+    let gw = start(&["--simulate", "--interval", "0.1"]).await;
+    let mut c = connect(&gw.url()).await;
+    sub(&mut c, 1, "system.prober.health").await;
+    let mut times = Vec::new();
+    let until = tokio::time::Instant::now() + Duration::from_millis(2600);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until, c.next()).await {
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+            if v["retained"] != true {
+                if let Some(ts) = v["payload"]["ts"].as_f64() {
+                    times.push(ts);
+                }
+            }
+        }
+    }
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.len() >= 10, "{gaps:?}");
+    let longest = gaps.iter().copied().fold(0.0, f64::max);
+    let shortest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    // One cycle of gaps (periods): 0.8 .. 2.7.
+    assert!(
+        longest > 0.22 && longest < 0.35,
+        "longest gap {longest}: {gaps:?}"
+    );
+    assert!(shortest < 0.095, "shortest gap {shortest}: {gaps:?}");
+    gw.stop().await;
+}

@@ -820,13 +820,13 @@ fn status_expiry_is_one_deadline_not_a_poll() {
     r.ingest(beat("bus", T0).as_bytes(), &c);
     assert_eq!(r.next_expiry_ms(c.now()), Some(60_000.0));
     c.advance(59.0);
-    assert!(!r.expire(c.now()));
+    assert!(!r.expire(c.now()).any());
     c.advance(1.0);
-    assert!(r.expire(c.now()), "api turned stale");
-    assert!(!r.expire(c.now()), "reported once");
+    assert!(r.expire(c.now()).stale, "api turned stale");
+    assert!(!r.expire(c.now()).any(), "reported once");
     assert_eq!(r.next_expiry_ms(c.now()), Some(30_000.0));
     c.advance(30.0);
-    assert!(r.expire(c.now()));
+    assert!(r.expire(c.now()).stale);
     assert_eq!(r.next_expiry_ms(c.now()), None);
 }
 

@@ -612,6 +612,13 @@ fn the_gateway_status_frame_sets_the_upstream() {
         (s.upstream, s.bus_connected, s.upstream_for_s),
         ("up", true, Some(12.0))
     );
+    let changes = d.count(Change::Connection);
+    d.frame(r#"{"op":"status","upstream":"up","since":13.0,"error":null}"#);
+    assert_eq!(
+        d.count(Change::Connection),
+        changes,
+        "a repeated state is not a change"
+    );
     d.frame(r#"{"op":"status","upstream":"down","since":0,"error":"bus: connection refused"}"#);
     d.advance(3_000.0);
     let s = d.s.status(d.now());

@@ -40,6 +40,13 @@ describe("the demo page with the simulated fleet", () => {
     const page = await openDemo(browser, gw, QUERY);
     await page.waitForFunction(() =>
       document.querySelector("worker-panel").shadowRoot.querySelectorAll("tbody tr").length === 10);
+    // Everything the live region says (prober may say it is late afterwards).
+    await page.evaluate(() => {
+      const region = document.querySelector("worker-panel").shadowRoot.querySelector("[aria-live]");
+      window.__said = [];
+      new MutationObserver(() => window.__said.push(region.textContent))
+        .observe(region, { childList: true, characterData: true, subtree: true });
+    });
     const first = await panelState(page);
     assert.deepEqual(first.rows.map((r) => r.name), ALLOWLIST);
     assert.equal(first.cadence, "Heartbeat every 0.5 s · ok within 1.5 s");
@@ -64,7 +71,9 @@ describe("the demo page with the simulated fleet", () => {
     const state = await panelState(page);
     assert.deepEqual(state.rows.map((r) => r.name), ALLOWLIST);
     const byName = Object.fromEntries(state.rows.map((r) => [r.name, r]));
-    for (const name of ALLOWLIST.filter((n) => n !== "forwarder" && n !== "updater")) {
+    // prober slows down now and then (up to 2.7 intervals, close to the
+    // window), so only the steady workers are held to the countdown.
+    for (const name of ALLOWLIST.filter((n) => n !== "forwarder" && n !== "updater" && n !== "prober")) {
       assert.equal(byName[name].status, "ok", `${name}: ${JSON.stringify(byName[name])}`);
       assert.match(byName[name].ago, /^\d+s ago$/);
       assert.match(byName[name].countdown, /^stale in 0:0[0-2]$/);
@@ -75,7 +84,8 @@ describe("the demo page with the simulated fleet", () => {
     assert.equal(byName.forwarder.word, "STALE");
     assert.match(byName.forwarder.ago, /^\d+s ago$/);
     assert.equal(byName.forwarder.countdown, null);
-    assert.match(state.live, /forwarder is now stale/);
+    const said = await page.evaluate(() => window.__said);
+    assert.ok(said.some((t) => /forwarder is now stale/.test(t)), said.join(" / "));
 
     // The intruder's beats did arrive, and were refused.
     assert.ok(!state.text.includes("intruder"));
@@ -99,7 +109,7 @@ describe("the demo page with the simulated fleet", () => {
     await page.close();
   });
 
-  test("updates rows in place: same nodes, focus and selection kept, no nodes added or removed", async () => {
+  test("updates rows in place: same nodes, focus and selection kept, no nodes but ticks added, none removed", async () => {
     const page = await openDemo(browser, gw, QUERY);
     await page.waitForFunction(() => document.querySelector("worker-panel")
       .shadowRoot.querySelector('tr[data-worker="agent"] .chip[tabindex="0"]'));
@@ -126,7 +136,9 @@ describe("the demo page with the simulated fleet", () => {
       new MutationObserver((records) => {
         for (const r of records) {
           if (r.type === "childList") {
-            window.__mutations.added += r.addedNodes.length;
+            // Heartbeat ticks are added while a history fills; nothing else is.
+            window.__mutations.added += [...r.addedNodes].filter((n) => n.className !== "tick").length;
+            window.__mutations.ticks = (window.__mutations.ticks ?? 0) + r.addedNodes.length;
             window.__mutations.removed += r.removedNodes.length;
           } else {
             window.__mutations.text += 1;

@@ -74,7 +74,7 @@ test("the offline banner follows the gateway: frozen, resumed, stopped, restarte
   // counting down to the next attempt.
   await gw.stop();
   const stopped = await waitBanner(page, shown, OFFLINE_BOUND_MS);
-  await page.waitForFunction(() => /^BUS OFFLINE(RECONNECTING in \d+s|reconnecting…)$/.test(
+  await page.waitForFunction(() => /^BUS OFFLINEfor \d+ s · (RECONNECTING in \d+s|reconnecting…)$/.test(
     document.querySelector("worker-panel").shadowRoot.querySelector(".banner").textContent));
   const conn = await page.evaluate(() => window.registry.connection());
   assert.equal(conn.bus_connected, false);

@@ -146,9 +146,10 @@ describe("<worker-panel> with a fake registry", () => {
     });
     assert.deepEqual(banners.firstConnect, { label: "CONNECTING", detail: "to the bus…", tone: "off" });
     assert.equal(banners.open, null);
-    assert.deepEqual(banners.backoff, { label: "BUS OFFLINE", detail: "RECONNECTING in 3s", tone: "bad" });
-    assert.deepEqual(banners.connecting, { label: "BUS OFFLINE", detail: "reconnecting…", tone: "bad" });
-    assert.deepEqual(banners.closed, { label: "BUS OFFLINE", detail: "stopped", tone: "bad" });
+    // Offline since the panel last saw the bus: "for 1 s" at the least.
+    assert.deepEqual(banners.backoff, { label: "BUS OFFLINE", detail: "for 1 s · RECONNECTING in 3s", tone: "bad" });
+    assert.deepEqual(banners.connecting, { label: "BUS OFFLINE", detail: "for 1 s · reconnecting…", tone: "bad" });
+    assert.deepEqual(banners.closed, { label: "BUS OFFLINE", detail: "for 1 s · stopped", tone: "bad" });
     assert.deepEqual(banners.unauthorized, { label: "UNAUTHORIZED", detail: "RECONNECTING in 1s", tone: "bad" });
     assert.equal(banners.unauthorizedNats.label, "UNAUTHORIZED");
     assert.equal(banners.idle.label, "NOT CONNECTED");
@@ -207,7 +208,7 @@ describe("<worker-panel> with a fake registry", () => {
     const agent = Object.fromEntries(result.agent.map((c) => [c.text.split(":")[0], c]));
     assert.equal(agent.pid.text, "pid: 42");
     assert.equal(agent.pid.focusable, false);
-    assert.equal(agent.uptime_s.text, "uptime_s: 12.35");
+    assert.equal(agent.uptime_s.text, "uptime_s: 12 s");
     assert.equal(agent.uptime_s.title, "uptime_s: 12.345678");
     assert.equal(agent.note.text, "note: null");
     assert.equal(agent.list.text, "list: [1, two, {three=3}]");
@@ -315,6 +316,89 @@ describe("<worker-panel> with a fake registry", () => {
     assert.deepEqual([result.oldListeners, result.newListeners], [0, 1]);
     assert.deepEqual(result.rows, ["bus"]);
     assert.deepEqual(page.errors, []);
+  });
+
+  test("says why there is no table: loading, never started, released; the bus's own link down", async () => {
+    const seen = await page.evaluate(async () => {
+      const panel = document.createElement("worker-panel");
+      document.body.append(panel);
+      const root = panel.shadowRoot;
+      const state = () => ({
+        notice: root.querySelector(".empty").hidden ? null : root.querySelector(".empty").textContent,
+        table: !root.querySelector("table").hidden,
+        busy: root.querySelector(".panel").getAttribute("aria-busy"),
+        banner: root.querySelector(".banner").hidden ? null : root.querySelector(".banner").textContent,
+      });
+      const out = { loading: state() };
+      const idle = makeFake([row("api", "unknown"), row("bus", "unknown")]);
+      idle.conn = { ...idle.conn, state: "idle", bus_connected: false, url: null };
+      panel.registry = idle;
+      await frame();
+      out.idle = state();
+      // A beat recorded by hand: the rows are worth a table, with the banner.
+      idle.rows = [row("api", "ok", 1), row("bus", "unknown")];
+      idle.fire();
+      await frame();
+      out.idleWithRows = state();
+      const up = makeFake([row("api", "ok", 1)]);
+      panel.registry = up;
+      await frame();
+      up.conn = { ...up.conn, state: "open", bus_connected: false, upstream: "down" };
+      up.fire("connection");
+      await frame();
+      out.upstreamDown = state();
+      const freed = makeFake([row("api", "ok", 1)]);
+      panel.registry = freed;
+      await frame();
+      freed.snapshot = () => { throw new Error("null pointer passed to rust"); };
+      freed.fire();
+      await frame();
+      out.freed = state();
+      panel.remove();
+      return out;
+    });
+    assert.deepEqual(seen.loading, { notice: "Loading workers…", table: false, busy: "true", banner: null });
+    assert.deepEqual(seen.idle, {
+      notice: "Not connected: this registry was not started with a bus URL (registry.start(url)), so no heartbeats can arrive.",
+      table: false, busy: null, banner: null,
+    });
+    assert.equal(seen.idleWithRows.table, true);
+    assert.match(seen.idleWithRows.banner, /^NOT CONNECTED/);
+    assert.deepEqual(seen.upstreamDown, {
+      notice: null, table: true, busy: null, banner: "BUS OFFLINEfor 1 s · the gateway has lost its link to the bus",
+    });
+    assert.equal(seen.freed.table, false);
+    assert.match(seen.freed.notice, /^This registry has been released \(free\(\) was called\)/);
+  });
+
+  test("extras: durations, separators, raw values in the tooltip, formatExtra overrides", async () => {
+    const chips = await page.evaluate(async () => {
+      const extra = { uptime_s: 273600, boot_s: 4.25, lag_s: 3725, rx_bytes: 1234567.891, pid: 4242, note: "12345" };
+      const fake = makeFake([row("api", "ok", 1, extra)]);
+      const panel = document.createElement("worker-panel");
+      document.body.append(panel);
+      panel.registry = fake;
+      await frame();
+      const read = () => Object.fromEntries([...panel.shadowRoot.querySelectorAll(".chip")].map((c) =>
+        [c.querySelector(".key").textContent.slice(0, -2), [c.querySelector(".full").textContent, c.getAttribute("title")]]));
+      const before = read();
+      panel.formatExtra = (key, value) => (key === "pid" ? `#${value}` : key === "lag_s" ? 42 : undefined);
+      await frame();
+      const after = read();
+      panel.remove();
+      return { before, after };
+    });
+    assert.deepEqual(chips.before, {
+      uptime_s: ["3 d 4 h", "uptime_s: 273600"],
+      boot_s: ["4.3 s", "boot_s: 4.25"],
+      lag_s: ["1 h 2 min", "lag_s: 3725"],
+      rx_bytes: ["1,234,567.89", "rx_bytes: 1234567.891"],
+      pid: ["4242", null],
+      note: ["12345", null],
+    });
+    // A string wins; anything else falls back to the panel's own reading.
+    assert.deepEqual(chips.after.pid, ["#4242", "pid: 4242"]);
+    assert.deepEqual(chips.after.lag_s, ["1 h 2 min", "lag_s: 3725"]);
   });
 
   test("takes a registry set before the element is defined", async () => {

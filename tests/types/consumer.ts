@@ -23,6 +23,7 @@ import type {
   ConnectionStatus,
   DebugCounts,
   UpstreamState,
+  BeatHistory,
   RegistryClock,
   RegistryStats,
   RejectReason,
@@ -34,7 +35,7 @@ import type {
 import wasmUrl from "worker-registry/worker_registry_bg.wasm";
 import "worker-registry/panel";
 import { WorkerPanel, bannerFor, formatAgo, formatCountdown, formatSeconds, compactValue } from "worker-registry/panel";
-import type { PanelBanner, PanelRegistry } from "worker-registry/panel";
+import type { PanelAction, PanelBanner, PanelRegistry, WorkerActionDetail } from "worker-registry/panel";
 
 /** Makes a type check fail unless `A` and `B` are the same type. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
@@ -66,8 +67,15 @@ export async function consumer(wasmBytes: ArrayBuffer, log: (line: string) => vo
     okWindowSeconds: 90,
     maxFrameBytes: 65536,
     clock,
+    historyLength: 30,
+    lateFactor: 2,
   };
   const registry = new WorkerRegistry(options);
+  const kept: number = registry.historyLength;
+  const factor: number = registry.lateFactor;
+  log(`${kept} ${factor}`);
+  // @ts-expect-error: historyLength is a number of beats
+  new WorkerRegistry({ historyLength: "30" });
   new WorkerRegistry();
   new WorkerRegistry({});
   new WorkerRegistry({ knownWorkers: DEFAULT_KNOWN_WORKERS });
@@ -168,10 +176,24 @@ export async function consumer(wasmBytes: ArrayBuffer, log: (line: string) => vo
 
   // ---- Change notifications -----------------------------------------------------
   const unsubscribe: () => void = registry.onChange((reason: ChangeReason) => {
-    if (reason === "beat" || reason === "status" || reason === "connection") log(reason);
+    if (reason === "beat" || reason === "status" || reason === "connection" || reason === "late") log(reason);
   });
   unsubscribe();
-  assertType<Equal<ChangeReason, "beat" | "status" | "connection">>();
+  assertType<Equal<ChangeReason, "beat" | "status" | "connection" | "late">>();
+
+  // ---- History ----------------------------------------------------------------------
+  const history: BeatHistory | null = registry.history("api");
+  if (history !== null) {
+    const ago: number[] = history.beats;
+    const cadenceS: number | null = history.cadence_s;
+    const late: boolean = history.late;
+    log(`${history.name} ${ago} ${cadenceS} ${late}`);
+  }
+  // @ts-expect-error: history() can be null, for a name not on the allowlist
+  registry.history("api").beats;
+  // @ts-expect-error: lateness is a cue, never a fourth status
+  const lateRow: WorkerStatus["status"] = "late";
+  log(`${lateRow}`);
   // @ts-expect-error: the callback receives a reason, not a row
   registry.onChange((row: WorkerStatus) => log(row.name));
 
@@ -202,6 +224,23 @@ export async function consumer(wasmBytes: ArrayBuffer, log: (line: string) => vo
   };
   made.registry = fake;
   panel.addEventListener("click", (event: MouseEvent) => log(`${event.button}`));
+  // Views, actions and readable extras.
+  panel.sort = "problems";
+  panel.hideUnknown = true;
+  panel.actions = [
+    { id: "stop", label: "Stop", when: (row) => row.status === "ok" || row.late },
+    { id: "start", label: "Start" },
+  ] satisfies PanelAction[];
+  panel.bulkActions = [{ id: "start-all", label: "Start all" }];
+  panel.formatExtra = (key, value) => (key === "pid" ? `#${String(value)}` : undefined);
+  panel.addEventListener("worker-action", (event: CustomEvent<WorkerActionDetail>) => {
+    const { action, worker } = event.detail;
+    panel.settle(worker, action, { ok: true, message: "done" });
+  });
+  // @ts-expect-error: sort is "allowlist" or "problems"
+  panel.sort = "name";
+  // @ts-expect-error: an action needs an id and a label
+  panel.actions = [{ label: "Stop" }];
   panel.setAttribute("interval", "30");
   log(`${shown} ${cadence} ${observed} ${fromConstructor.tagName}`);
   // @ts-expect-error: the cadence is a number of seconds

@@ -18,6 +18,21 @@ pub const WORKERS: [&str; 10] = [
     "updater",
 ];
 
+/// The worker whose beats are irregular and now and then slow down: its
+/// gaps cycle through [`SLOWING_GAPS`], so a panel sees it turn late (silent
+/// for more than twice its usual gap) and come back, without turning stale.
+pub const SLOWING: &str = "prober";
+
+/// The slowing worker's gaps, in beat periods, one cycle: jitter around the
+/// period, then a slowdown whose longest gap (2.7) is past twice the median
+/// (1.0) and short of an ok window of three periods.
+pub const SLOWING_GAPS: [f64; 9] = [1.0, 0.8, 1.0, 0.9, 1.1, 1.0, 1.3, 1.7, 2.7];
+
+/// The gap before beat number `n` (from 0) of the slowing worker, in periods.
+pub fn slowing_gap(n: u64) -> f64 {
+    SLOWING_GAPS[(n % SLOWING_GAPS.len() as u64) as usize]
+}
+
 /// Workers that report a queue depth (the ones that buffer work).
 const QUEUED: [&str; 4] = ["bus", "collector", "sniffer", "forwarder"];
 
@@ -193,6 +208,20 @@ mod tests {
         }
         let closed = states.iter().filter(|s| *s == "closed").count();
         assert!(closed > 200, "mostly closed, was {closed}/400");
+    }
+
+    #[test]
+    fn the_slowing_worker_is_late_now_and_then_but_never_stale() {
+        let mut gaps = SLOWING_GAPS.to_vec();
+        gaps.sort_by(f64::total_cmp);
+        let median = gaps[gaps.len() / 2];
+        assert_eq!(median, 1.0);
+        let longest = gaps[gaps.len() - 1];
+        // Late (the registry's default lateFactor is 2) for a good part of a
+        // period, and well within the demo's window of three periods.
+        assert!(longest > 2.0 * median + 0.5 && longest < 3.0 * median - 0.25);
+        assert_eq!(slowing_gap(8), 2.7);
+        assert_eq!(slowing_gap(9), 1.0);
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! The simulated fleet (`--simulate`): one task per beating worker, a rogue
+//! The simulated fleet (`--simulate`): one task per worker, a rogue
 //! publisher and steady non-health traffic, published into the in-process
-//! bus or, with `--upstream`, to the upstream bus (DECNET `PUB`s or NATS).
+//! bus or, with `--upstream`, to the upstream bus (DECNET `PUB`s or NATS). Each worker can be
+//! stopped and started ([`Control`], `POST /admin/sim/{worker}/{stop|start}`).
 
 pub mod fleet;
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use rand::rngs::SmallRng;
 use serde_json::{Map, Value};
@@ -14,7 +19,7 @@ use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::frame::{default_kind, envelope};
 use crate::{unix_now, Shared};
-use fleet::{Worker, WORKERS};
+use fleet::{slowing_gap, Worker, SLOWING, WORKERS};
 
 /// The worker that never starts, so a panel shows one `unknown` row.
 pub const NEVER_STARTS: &str = "updater";
@@ -24,6 +29,55 @@ pub const GOES_SILENT: &str = "forwarder";
 pub const INTRUDER: &str = "intruder";
 /// `attacker.observed` events per beat interval.
 const EVENTS_PER_INTERVAL: u32 = 5;
+
+/// One worker's switch: stopped workers skip their beats; starting one
+/// makes it beat at once.
+#[derive(Debug, Default)]
+struct Switch {
+    stopped: AtomicBool,
+    wake: Notify,
+}
+
+/// Stops and starts the simulated workers; shared by the fleet's tasks and
+/// the admin endpoint. Holds every allowlisted worker, running or not (and
+/// the intruder, which cannot be switched).
+#[derive(Debug)]
+pub struct Control {
+    workers: HashMap<&'static str, Switch>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            workers: WORKERS
+                .iter()
+                .chain(&[INTRUDER])
+                .map(|w| (*w, Switch::default()))
+                .collect(),
+        }
+    }
+}
+
+impl Control {
+    /// Stops or starts `worker`; `None` when it is not a simulated worker.
+    /// Returns whether it is running now.
+    pub fn set_running(&self, worker: &str, running: bool) -> Option<bool> {
+        // The rogue publisher is not the fleet's to control.
+        let switch = self.workers.get(worker).filter(|_| worker != INTRUDER)?;
+        let was_stopped = switch.stopped.swap(!running, Ordering::SeqCst);
+        if running && was_stopped {
+            switch.wake.notify_one();
+        }
+        Some(running)
+    }
+
+    /// Whether `worker` beats (false for names that are not simulated).
+    pub fn is_running(&self, worker: &str) -> bool {
+        self.workers
+            .get(worker)
+            .is_some_and(|s| !s.stopped.load(Ordering::SeqCst))
+    }
+}
 
 /// Where the fleet publishes.
 enum Sink {
@@ -63,6 +117,8 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
         .filter(|w| *w != NEVER_STARTS)
         .chain([INTRUDER])
         .collect();
+    // updater has a task too, stopped until someone starts it.
+    shared.sim.set_running(NEVER_STARTS, false);
     if config.announce {
         let target = config
             .upstream
@@ -70,7 +126,8 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
             .map_or("the in-process bus".to_string(), |u| u.display());
         println!(
             "simulating {} workers every {}s on {target}: {}; {NEVER_STARTS} never starts, \
-             {GOES_SILENT} goes silent after {} beats, {INTRUDER} is a rogue publisher; \
+             {GOES_SILENT} goes silent after {} beats, {SLOWING} beats irregularly and slows \
+             down now and then, {INTRUDER} is a rogue publisher; \
              plus attacker.observed x{EVENTS_PER_INTERVAL} and system.api.metrics per interval",
             beating.len() - 1,
             config.interval,
@@ -82,7 +139,7 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
     let mut tasks = JoinSet::new();
     let start = Instant::now();
     let mut rng: SmallRng = rand::make_rng();
-    for (i, name) in beating.iter().copied().enumerate() {
+    for (i, name) in beating.iter().copied().chain([NEVER_STARTS]).enumerate() {
         // First beats spread over the first tenth of an interval: a fresh
         // demo turns ok within moments, without ten beats in one instant.
         let offset = period.mul_f64(0.1 * i as f64 / beating.len() as f64);
@@ -90,6 +147,7 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
         let worker = Worker::new(name, &mut rng);
         tasks.spawn(beat_loop(
             sink.clone(),
+            shared.clone(),
             worker,
             start + offset,
             period,
@@ -100,26 +158,43 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<JoinSet<()>> {
     Ok(tasks)
 }
 
-/// Beats every `period` from `first`; with a `limit`, stops after that many.
+/// Beats every `period` from `first` (the slowing worker at its irregular
+/// gaps); with a `limit`, stops itself after that many. A stopped worker
+/// skips its beats; started again, it beats at once and keeps going.
 async fn beat_loop(
     sink: Arc<Sink>,
+    shared: Arc<Shared>,
     mut worker: Worker,
     first: Instant,
     period: Duration,
     limit: Option<u32>,
 ) {
+    let control = &shared.sim;
     let mut rng: SmallRng = rand::make_rng();
     let started = Instant::now();
     let topic = worker.topic();
-    let mut ticks = interval_at(first, period);
-    // After a stall, keep the rhythm instead of bursting to catch up.
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut sent = 0u32;
+    let slowing = worker.name == SLOWING;
+    let Some(switch) = control.workers.get(worker.name) else {
+        return;
+    };
+    let mut next = first;
+    let mut sent = 0u64;
     loop {
-        ticks.tick().await;
-        if limit.is_some_and(|l| sent >= l) {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = switch.wake.notified() => {}
+        }
+        // After a stall (or a start), the rhythm resumes from now instead of
+        // bursting to catch up.
+        let gap = if slowing { slowing_gap(sent) } else { 1.0 };
+        next = Instant::now() + period.mul_f64(gap);
+        if limit.is_some_and(|l| sent == u64::from(l)) {
             tracing::info!("simulated {} goes silent after {sent} beats", worker.name);
-            return;
+            control.set_running(worker.name, false);
+            sent += 1; // silent once; started again, it beats on
+        }
+        if !control.is_running(worker.name) {
+            continue;
         }
         let payload = worker.beat(unix_now(), started.elapsed().as_secs_f64(), &mut rng);
         sink.publish(&topic, payload).await;
