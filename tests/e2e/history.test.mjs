@@ -207,7 +207,9 @@ describe("the panel's history, lateness and actions", () => {
       ];
       panel.bulkActions = [{ id: "restart-all", label: "Restart all" }];
       await frame();
-      const api = root.querySelector('tr[data-worker="api"]');
+      // updater never beats: its row cannot change (which also answers a
+      // pending action) while the test waits.
+      const api = root.querySelector('tr[data-worker="updater"]');
       const button = api.querySelector('button[data-action="restart"]');
       const out = {
         perRow: [...root.querySelectorAll("tbody tr")].map((tr) =>
@@ -218,7 +220,7 @@ describe("the panel's history, lateness and actions", () => {
       button.click(); // ignored while pending
       await frame();
       out.pending = [button.getAttribute("aria-busy"), button.textContent, events.length];
-      panel.settle("api", "restart", { ok: false, message: "<b>refused</b> by the host" });
+      panel.settle("updater", "restart", { ok: false, message: "<b>refused</b> by the host" });
       out.settled = [button.getAttribute("aria-busy"), button.textContent,
         api.querySelector(".action-msg").textContent, api.querySelector(".action-msg").hidden,
         root.querySelector("[aria-live]").textContent, root.querySelectorAll("b").length];
@@ -238,14 +240,14 @@ describe("the panel's history, lateness and actions", () => {
     const perRow = Object.fromEntries(result.perRow);
     assert.deepEqual(perRow.api, ["Restart"]);
     assert.deepEqual(perRow.updater, ["Restart", "Wake"]);
-    assert.deepEqual(result.names, ["Restart api", "button"]);
+    assert.deepEqual(result.names, ["Restart updater", "button"]);
     assert.deepEqual(result.pending, ["true", "Restart…", 1]);
     assert.deepEqual(result.settled, [null, "Restart", "<b>refused</b> by the host", false,
-      "Restart api failed: <b>refused</b> by the host", 0]);
+      "Restart updater failed: <b>refused</b> by the host", 0]);
     assert.equal(result.bulkPending, "true");
     assert.deepEqual(result.bulkSettled, [null, "Restart all: all restarted"]);
     assert.deepEqual(result.events, [
-      { action: "restart", worker: "api", bubbles: true, composed: true, target: true },
+      { action: "restart", worker: "updater", bubbles: true, composed: true, target: true },
       { action: "restart-all", worker: null, bubbles: true, composed: true, target: true },
     ]);
     assert.deepEqual(result.after, [0, true, true]);

@@ -138,8 +138,11 @@ describe("<worker-panel> with a fake registry", () => {
       seen.upstreamLive = view(panel).live;
       // The once-a-second render keeps counting.
       const until = performance.now() + 4000;
-      while (!view(panel).banner?.detail.startsWith("for 2s") && performance.now() < until) await frame();
+      while (!view(panel).banner?.detail.startsWith("for 2 s") && performance.now() < until) await frame();
       seen.upstreamLater = view(panel).banner;
+      // The registry knows how long the gateway's bus has been down, from
+      // before this page opened: the banner says that instead.
+      await show("upstreamKnown", { state: "open", bus_connected: false, upstream: "down", upstream_for_s: 125 });
       await show("upstreamUp", { state: "open", bus_connected: true, upstream: "up" });
       panel.remove();
       return seen;
@@ -155,9 +158,10 @@ describe("<worker-panel> with a fake registry", () => {
     assert.equal(banners.idle.label, "NOT CONNECTED");
     assert.equal(banners.reopened, null);
     assert.equal(banners.live, "Bus connection restored");
-    assert.deepEqual(banners.upstreamDown, { label: "BUS OFFLINE", detail: "for 0s · the gateway is reconnecting to it", tone: "bad" });
+    assert.deepEqual(banners.upstreamDown, { label: "BUS OFFLINE", detail: "for 1 s · the gateway has lost its link to the bus", tone: "bad" });
     assert.equal(banners.upstreamLive, "Bus connection lost");
-    assert.deepEqual(banners.upstreamLater, { label: "BUS OFFLINE", detail: "for 2s · the gateway is reconnecting to it", tone: "bad" });
+    assert.deepEqual(banners.upstreamLater, { label: "BUS OFFLINE", detail: "for 2 s · the gateway has lost its link to the bus", tone: "bad" });
+    assert.deepEqual(banners.upstreamKnown, { label: "BUS OFFLINE", detail: "for 2 min 5 s · the gateway has lost its link to the bus", tone: "bad" });
     assert.equal(banners.upstreamUp, null);
   });
 
