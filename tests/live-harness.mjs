@@ -72,6 +72,9 @@ const env = {
   WR_AUTH_GATEWAY_HTTP: gateways.auth.http,
   WR_GATEWAY_TOKEN: TOKEN,
   WR_NATS_URL: nats.url,
+  // The headless runner gives the whole suite, not each test, 20 s by
+  // default; the live tests alone take about that on two busy cores.
+  WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT ?? "300",
 };
 console.log(`live-harness: gateways ${gateways.open.url} and ${gateways.auth.url} (token), nats ${nats.url}, control ${env.WR_HARNESS_URL}`);
 
