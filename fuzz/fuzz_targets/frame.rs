@@ -210,7 +210,7 @@ impl Harness<'_> {
             }
             _ => {
                 let outcome = self.reg.ingest(body, &self.clock);
-                let _ = frame::control_error(body);
+                let _ = frame::control(body);
                 if body.len() > max {
                     assert_eq!(outcome, Outcome::Rejected(Reason::TooLarge));
                 } else {
