@@ -262,8 +262,22 @@ impl Harness<'_> {
         }
         match topic::health_worker(subject) {
             None => assert_eq!(outcome, Outcome::Ignored, "the subject decides"),
+            // The gateway's order: the body's JSON (2, 3) and an envelope's
+            // version (4) before the allowlist (7).
             Some(name) if !self.names.iter().any(|n| n.as_bytes() == name) => {
-                assert_eq!(outcome, Outcome::Rejected(Reason::UnknownWorker))
+                if !common::valid_json(body) {
+                    assert_eq!(outcome, Outcome::Rejected(Reason::NotJson));
+                } else if !common::valid_json_object(body) {
+                    assert_eq!(outcome, Outcome::Rejected(Reason::NotObject));
+                } else {
+                    assert!(
+                        matches!(
+                            outcome,
+                            Outcome::Rejected(Reason::UnknownWorker | Reason::UnsupportedVersion)
+                        ),
+                        "an unknown worker's valid body, yet {outcome:?}"
+                    );
+                }
             }
             // The subject is the topic: a `topic` in the body decides nothing.
             Some(_) => {
