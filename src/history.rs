@@ -20,6 +20,12 @@ pub const MAX_HISTORY_LENGTH: usize = 1000;
 /// cadences: one missed beat.
 pub const DEFAULT_LATE_FACTOR: f64 = 2.0;
 
+/// The shortest silence that counts as late. Beats microseconds apart (a
+/// replay, a flood) would otherwise put a row's late moment microseconds
+/// away, and the status timer would fire and be re-armed without pause; a
+/// browser's timers cannot judge a shorter silence anyway.
+pub const MIN_LATE_SECONDS: f64 = 0.1;
+
 /// Fewer beats than this give no cadence (two intervals at least).
 pub const MIN_BEATS_FOR_CADENCE: usize = 3;
 

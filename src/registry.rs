@@ -4,7 +4,9 @@
 
 use crate::clock::{Clock, Instant};
 use crate::frame::{self, Beat, Head, Reason, Scratch, Shape};
-use crate::history::{Ring, DEFAULT_HISTORY_LENGTH, DEFAULT_LATE_FACTOR, MAX_HISTORY_LENGTH};
+use crate::history::{
+    Ring, DEFAULT_HISTORY_LENGTH, DEFAULT_LATE_FACTOR, MAX_HISTORY_LENGTH, MIN_LATE_SECONDS,
+};
 use crate::topic::{self, TokenError};
 
 /// The original's `KNOWN_WORKERS`, in its order.
@@ -603,11 +605,12 @@ impl Registry {
     }
 
     /// Seconds of silence after which row `index` is late: `lateFactor` x
-    /// its cadence, when that comes before the ok window ends (after it, the
+    /// its cadence (at least [`MIN_LATE_SECONDS`]), when that comes before
+    /// the ok window ends (after it, the
     /// row turns stale first and is never late).
     fn late_after(&self, index: usize) -> Option<f64> {
         let c = self.rings[index].cadence()?;
-        let after = self.late_factor * c;
+        let after = (self.late_factor * c).max(MIN_LATE_SECONDS);
         (after < self.window).then_some(after)
     }
 

@@ -824,11 +824,14 @@ impl Session {
             // The armed timer stays right unless this row is now due sooner
             // (a retained beat arriving already aged, or a cadence that shrank
             // and brought its late moment forward).
+            // One millisecond late rather than early: at the deadline itself
+            // the row is stale (the window is exclusive). The armed deadline
+            // holds that millisecond too, so a burst of beats within it does
+            // not re-arm the timer at every beat.
+            let target = due + 1.0;
             let armed = self.timers[Timer::Status as usize].map(|a| a.due);
-            if armed.is_none_or(|at| due < at) {
-                // One millisecond late rather than early: at the deadline
-                // itself the row is stale (the window is exclusive).
-                self.arm(Timer::Status, due - arrival.mono_ms + 1.0, arrival);
+            if armed.is_none_or(|at| target < at) {
+                self.arm(Timer::Status, target - arrival.mono_ms, arrival);
             }
         }
         self.emit(Change::Beat);

@@ -19,6 +19,8 @@ struct Driver {
     sent: Vec<String>,
     emitted: Vec<Change>,
     tokens_asked: Vec<u32>,
+    /// How often the status timer was armed.
+    status_arms: usize,
     #[allow(clippy::type_complexity)]
     listener: Option<Box<dyn FnMut(&mut Session, Change, Instant)>>,
 }
@@ -34,6 +36,7 @@ impl Driver {
             sent: Vec::new(),
             emitted: Vec::new(),
             tokens_asked: Vec::new(),
+            status_arms: 0,
             listener: None,
         }
     }
@@ -73,6 +76,7 @@ impl Driver {
                     }
                 }
                 Action::Arm { timer, ms, serial } => {
+                    self.status_arms += usize::from(timer == Timer::Status);
                     self.timers[timer as usize] = Some((self.mono + ms, serial))
                 }
                 Action::Cancel { timer } => self.timers[timer as usize] = None,
@@ -734,4 +738,27 @@ fn the_jitter_is_uniform_enough() {
     assert!(draws.iter().all(|x| (0.0..1.0).contains(x)));
     let mean = draws.iter().sum::<f64>() / draws.len() as f64;
     assert!((mean - 0.5).abs() < 0.02, "mean {mean}");
+}
+
+/// Beats microseconds apart (a replay, a flood, the benchmark) gave a row a
+/// cadence of microseconds and a late moment just as close: every pause let
+/// the status timer fire, report the row late, and be armed again by the
+/// next beat. Lateness now needs at least 0.1 s of silence.
+#[test]
+fn a_burst_of_beats_does_not_keep_the_status_timer_busy() {
+    let mut d = Driver::default();
+    for i in 0..1000 {
+        let now = d.now();
+        // Each its own beat (a repeated payload.ts is a replay of the held one).
+        let frame = beat("api").replace("1764190000.5}", &format!("{}}}", 1764190000.0 + i as f64));
+        d.s.ingest(Loaded::Bytes(frame.as_bytes()), &now);
+        d.drain();
+        d.advance(if i % 50 == 49 { 2.0 } else { 0.01 });
+    }
+    assert_eq!(d.count(Change::Late), 0, "no silence worth the name");
+    assert!(d.status_arms <= 3, "armed {} times", d.status_arms);
+    // A real silence still makes the row late, before it turns stale.
+    d.advance(150.0);
+    assert_eq!(d.count(Change::Late), 1);
+    assert_eq!(d.count(Change::Status), 0);
 }
