@@ -25,31 +25,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn find_nats_server() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("nats-server"))
-                .collect()
-        })
-        .unwrap_or_default();
-    candidates.push("/usr/sbin/nats-server".into());
-    candidates.push("/usr/local/bin/nats-server".into());
-    candidates.into_iter().find(|p| p.is_file())
-}
-
-/// The `nats-server` binary. A missing one fails the test with the install
-/// hint: it must never pass unrun.
-fn nats_or_skip(test: &str) -> Option<PathBuf> {
-    let found = find_nats_server();
-    assert!(
-        found.is_some(),
-        "{test} needs nats-server (looked in PATH, /usr/sbin, /usr/local/bin): \
-         install it with apt-get install nats-server, or run npm test, which does"
-    );
-    found
-}
-
 /// One cluster node, killed when dropped; its directory goes with the cluster.
 struct Node {
     child: Option<Child>,

@@ -95,19 +95,6 @@ impl Drop for NatsServer {
     }
 }
 
-fn find_nats_server() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("nats-server"))
-                .collect()
-        })
-        .unwrap_or_default();
-    candidates.push("/usr/sbin/nats-server".into());
-    candidates.push("/usr/local/bin/nats-server".into());
-    candidates.into_iter().find(|p| p.is_file())
-}
-
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -137,18 +124,6 @@ async fn start_nats(binary: &PathBuf, extra: &[&str]) -> NatsServer {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     server
-}
-
-/// The `nats-server` binary. A missing one fails the test with the install
-/// hint: it must never pass unrun.
-fn nats_or_skip(test: &str) -> Option<PathBuf> {
-    let found = find_nats_server();
-    assert!(
-        found.is_some(),
-        "{test} needs nats-server (looked in PATH, /usr/sbin, /usr/local/bin): \
-         install it with apt-get install nats-server, or run npm test, which does"
-    );
-    found
 }
 
 #[tokio::test]

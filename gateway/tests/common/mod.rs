@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -210,4 +211,29 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
         .and_then(|s| s.parse().ok())
         .expect("status code");
     (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+pub fn find_nats_server() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("nats-server"))
+                .collect()
+        })
+        .unwrap_or_default();
+    candidates.push("/usr/sbin/nats-server".into());
+    candidates.push("/usr/local/bin/nats-server".into());
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// The `nats-server` binary. A missing one fails the test with the install
+/// hint: it must never pass unrun.
+pub fn nats_or_skip(test: &str) -> Option<PathBuf> {
+    let found = find_nats_server();
+    assert!(
+        found.is_some(),
+        "{test} needs nats-server (looked in PATH, /usr/sbin, /usr/local/bin): \
+         install it with apt-get install nats-server, or run npm test, which does"
+    );
+    found
 }
