@@ -297,8 +297,8 @@ pub struct Session {
     jitter: Jitter,
     /// `wall - mono` at the last look, to notice the wall clock jumping.
     clock_offset: Option<f64>,
-    /// Rows recorded while parsing one NATS chunk.
-    recorded: Vec<usize>,
+    /// Rows recorded while parsing one NATS chunk (kept for its capacity).
+    chunk_beats: Vec<usize>,
     out: VecDeque<Action>,
 }
 
@@ -323,7 +323,7 @@ impl Session {
             serial: 0,
             jitter: Jitter::new(seed),
             clock_offset: None,
-            recorded: Vec::new(),
+            chunk_beats: Vec::new(),
             out: VecDeque::new(),
         }
     }
@@ -363,11 +363,6 @@ impl Session {
             }
         }
         None
-    }
-
-    /// Whether `timer` is armed (for tests and the shell's debug counts).
-    pub fn is_armed(&self, timer: Timer) -> bool {
-        self.timers[timer as usize].is_some()
     }
 
     // ---- events: the API ----
@@ -603,7 +598,7 @@ impl Session {
         let (mut pong, mut saw_info, mut max_payload) = (false, false, None);
         let mut errors: Vec<(String, bool)> = Vec::new();
         let registry = &mut self.registry;
-        let recorded = &mut self.recorded;
+        let chunk_beats = &mut self.chunk_beats;
         let wildcard_refused = self.wildcard_refused;
         let result = parser.feed(chunk, |op| match op {
             Op::Msg {
@@ -618,7 +613,7 @@ impl Session {
                     return;
                 }
                 if let Outcome::Recorded(i) = registry.ingest_nats(subject, payload, clock) {
-                    recorded.push(i);
+                    chunk_beats.push(i);
                 }
             }
             Op::Ping => replies.push_str("PONG\r\n"),
@@ -663,12 +658,12 @@ impl Session {
             self.link.opened(clock.now().mono_ms);
             self.emit(Change::Connection);
         }
-        let recorded = std::mem::take(&mut self.recorded);
-        for &i in &recorded {
+        let mut beats = std::mem::take(&mut self.chunk_beats);
+        for &i in &beats {
             self.recorded(Outcome::Recorded(i));
         }
-        self.recorded = recorded;
-        self.recorded.clear();
+        beats.clear();
+        self.chunk_beats = beats;
         if let Err(e) = result {
             if let ParseError::PayloadTooLarge { .. } = e {
                 self.registry.count(Outcome::Rejected(Reason::TooLarge));
@@ -739,12 +734,8 @@ impl Session {
     /// The server said something: whatever the greeting or a ping waited
     /// for has arrived.
     fn answered(&mut self) {
-        if self.timers[Timer::Greeting as usize].is_some() {
-            self.cancel(Timer::Greeting);
-        }
-        if self.timers[Timer::Pong as usize].is_some() {
-            self.cancel(Timer::Pong);
-        }
+        self.cancel(Timer::Greeting);
+        self.cancel(Timer::Pong);
     }
 
     /// Begins an attempt: asks the token provider if there is one, else

@@ -52,7 +52,7 @@ fn script() -> PathBuf {
 
 /// python3, which runs the daemon double. A missing one fails the test with
 /// the install hint: it must never pass unrun.
-fn python_or_skip(test: &str) -> Option<&'static str> {
+fn python(test: &str) -> &'static str {
     let ok = Command::new("python3")
         .arg("--version")
         .stdout(Stdio::null())
@@ -63,7 +63,16 @@ fn python_or_skip(test: &str) -> Option<&'static str> {
         ok,
         "{test} runs the DECNET bus double and needs python3 (apt-get install python3)"
     );
-    Some("python3")
+    "python3"
+}
+
+/// A temporary directory with the daemon double listening on `bus.sock`
+/// in it: (directory, socket path, daemon).
+async fn daemon(test: &str) -> (TempDir, PathBuf, Daemon) {
+    let dir = TempDir::new();
+    let socket = dir.0.join("bus.sock");
+    let daemon = Daemon::start(python(test), &socket).await;
+    (dir, socket, daemon)
 }
 
 impl Daemon {
@@ -226,12 +235,7 @@ const GW_SUB: &str = "SUB worker-gateway system.*.health";
 
 #[tokio::test]
 async fn relays_beats_with_the_daemons_envelope_and_says_up() {
-    let Some(py) = python_or_skip("relays_beats") else {
-        return;
-    };
-    let dir = TempDir::new();
-    let socket = dir.0.join("bus.sock");
-    let daemon = Daemon::start(py, &socket).await;
+    let (_dir, socket, daemon) = daemon("relays_beats").await;
     let gw = start(&["--upstream", &upstream_arg(&socket), "--admin"]).await;
     daemon.wait_count(GW_SUB, 1).await;
 
@@ -295,12 +299,7 @@ async fn relays_beats_with_the_daemons_envelope_and_says_up() {
 
 #[tokio::test]
 async fn clients_read_only_health_unless_allowed_and_upstream_subs_are_counted() {
-    let Some(py) = python_or_skip("allowlist") else {
-        return;
-    };
-    let dir = TempDir::new();
-    let socket = dir.0.join("bus.sock");
-    let daemon = Daemon::start(py, &socket).await;
+    let (_dir, socket, daemon) = daemon("allowlist").await;
 
     // Default: attacker events are not for dashboards.
     let gw = start(&["--upstream", &upstream_arg(&socket)]).await;
@@ -358,9 +357,7 @@ async fn clients_read_only_health_unless_allowed_and_upstream_subs_are_counted()
 
 #[tokio::test]
 async fn a_daemon_restart_is_reported_and_recovered_with_one_sub_per_pattern() {
-    let Some(py) = python_or_skip("restart") else {
-        return;
-    };
+    let py = python("restart");
     let dir = TempDir::new();
     let socket = dir.0.join("bus.sock");
 
@@ -442,12 +439,7 @@ async fn a_daemon_restart_is_reported_and_recovered_with_one_sub_per_pattern() {
 
 #[tokio::test]
 async fn a_malformed_frame_closes_the_link_and_it_comes_back() {
-    let Some(py) = python_or_skip("malformed") else {
-        return;
-    };
-    let dir = TempDir::new();
-    let socket = dir.0.join("bus.sock");
-    let daemon = Daemon::start(py, &socket).await;
+    let (_dir, socket, daemon) = daemon("malformed").await;
     let gw = start(&["--upstream", &upstream_arg(&socket), "--admin"]).await;
     daemon.wait_count(GW_SUB, 1).await;
     let mut c = connect(&gw.url()).await;
@@ -476,12 +468,7 @@ async fn a_malformed_frame_closes_the_link_and_it_comes_back() {
 
 #[tokio::test]
 async fn the_simulator_and_client_pubs_go_upstream_and_are_not_echoed() {
-    let Some(py) = python_or_skip("publishing") else {
-        return;
-    };
-    let dir = TempDir::new();
-    let socket = dir.0.join("bus.sock");
-    let daemon = Daemon::start(py, &socket).await;
+    let (_dir, socket, daemon) = daemon("publishing").await;
     let mut observer = Raw::connect(&socket, "observer").await;
     observer.send("SUB", "system.*.health", b"").await;
     observer.send("SUB", "test.>", b"").await;
@@ -562,12 +549,7 @@ async fn the_simulator_and_client_pubs_go_upstream_and_are_not_echoed() {
 
 #[tokio::test]
 async fn the_double_drops_the_oldest_frames_of_a_slow_subscriber() {
-    let Some(py) = python_or_skip("drop_oldest") else {
-        return;
-    };
-    let dir = TempDir::new();
-    let socket = dir.0.join("bus.sock");
-    let daemon = Daemon::start(py, &socket).await;
+    let (_dir, socket, daemon) = daemon("drop_oldest").await;
     let mut slow = Raw::connect(&socket, "slow").await;
     slow.send("SUB", "load.>", b"").await;
     daemon.wait_count("SUB slow load.>", 1).await;

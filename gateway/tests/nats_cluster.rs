@@ -213,9 +213,7 @@ async fn live_beat(c: &mut Ws, worker: &str) {
 
 #[tokio::test]
 async fn a_cluster_node_dies_beats_flow_and_a_new_gateway_starts_warm() {
-    let Some(binary) = nats_or_skip("nats_cluster") else {
-        return;
-    };
+    let binary = nats_server("nats_cluster");
     // The gateways' logs, shown if the test fails.
     let _ = tracing_subscriber::fmt()
         .with_env_filter("worker_gateway=debug,async_nats=info")
@@ -356,9 +354,7 @@ async fn a_cluster_node_dies_beats_flow_and_a_new_gateway_starts_warm() {
 
 #[tokio::test]
 async fn a_missing_stream_keeps_a_gateway_unready_until_it_exists() {
-    let Some(binary) = nats_or_skip("missing_stream") else {
-        return;
-    };
+    let binary = nats_server("missing_stream");
     let dir = std::env::temp_dir().join(format!("wr-nats-js-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let port = free_port();
@@ -455,9 +451,7 @@ fn single_node(binary: &PathBuf) -> Node {
 
 #[tokio::test]
 async fn overlapping_upstream_patterns_relay_each_message_once() {
-    let Some(binary) = nats_or_skip("overlapping") else {
-        return;
-    };
+    let binary = nats_server("overlapping");
     let node = single_node(&binary);
     let workers = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()

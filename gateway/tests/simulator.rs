@@ -128,9 +128,7 @@ async fn start_nats(binary: &PathBuf, extra: &[&str]) -> NatsServer {
 
 #[tokio::test]
 async fn fleet_publishes_to_nats() {
-    let Some(binary) = nats_or_skip("fleet_publishes_to_nats") else {
-        return;
-    };
+    let binary = nats_server("fleet_publishes_to_nats");
     let nats = start_nats(&binary, &[]).await;
     let url = format!("nats://127.0.0.1:{}", nats.port);
     let client = async_nats::connect(&url)
@@ -183,9 +181,7 @@ async fn fleet_publishes_to_nats() {
 
 #[tokio::test]
 async fn nats_credentials_are_passed_on() {
-    let Some(binary) = nats_or_skip("nats_credentials_are_passed_on") else {
-        return;
-    };
+    let binary = nats_server("nats_credentials_are_passed_on");
     let nats = start_nats(&binary, &["--user", "sim", "--pass", "pw"]).await;
     let url = format!("nats://127.0.0.1:{}", nats.port);
     let client = async_nats::ConnectOptions::new()
@@ -219,30 +215,13 @@ async fn nats_credentials_are_passed_on() {
     gw.stop().await;
 }
 
-/// A minimal HTTP/1.1 POST with an optional Origin: (status, body).
+/// A POST with an optional Origin: (status, body).
 async fn http_post(addr: std::net::SocketAddr, path: &str, origin: Option<&str>) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let origin = origin
         .map(|o| format!("Origin: {o}\r\n"))
         .unwrap_or_default();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{origin}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
-        .await
-        .expect("response in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    (status, body.to_owned())
+    let (status, _, body) = http_request(addr, "POST", path, &origin).await;
+    (status, body)
 }
 
 /// Beats of `worker` seen on `c` within `ms`.

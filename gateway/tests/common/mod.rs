@@ -195,8 +195,21 @@ pub async fn close_code(ws: &mut Ws, within: Duration) -> u16 {
 
 /// A minimal HTTP/1.1 GET: (status, raw headers, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    http_request(addr, "GET", path, "").await
+}
+
+/// A minimal HTTP/1.1 request with no body; `headers` are extra header lines,
+/// each ending in CRLF. Returns (status, lower-cased headers, body).
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
@@ -228,12 +241,11 @@ pub fn find_nats_server() -> Option<PathBuf> {
 
 /// The `nats-server` binary. A missing one fails the test with the install
 /// hint: it must never pass unrun.
-pub fn nats_or_skip(test: &str) -> Option<PathBuf> {
-    let found = find_nats_server();
-    assert!(
-        found.is_some(),
-        "{test} needs nats-server (looked in PATH, /usr/sbin, /usr/local/bin): \
-         install it with apt-get install nats-server, or run npm test, which does"
-    );
-    found
+pub fn nats_server(test: &str) -> PathBuf {
+    find_nats_server().unwrap_or_else(|| {
+        panic!(
+            "{test} needs nats-server (looked in PATH, /usr/sbin, /usr/local/bin): \
+             install it with apt-get install nats-server, or run npm test, which does"
+        )
+    })
 }
