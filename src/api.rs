@@ -160,7 +160,7 @@ impl WorkerRegistry {
         #[cfg(feature = "console-panic")]
         console_error_panic_hook::set_once();
         let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        let (config, clock) = options::registry_options(&options).map_err(OptionError::into_js)?;
+        let (config, clock) = options::registry_options(&options)?;
         let registry = Registry::new(config).map_err(|e| {
             let got = match (e.name(), e.value()) {
                 (Some(name), _) => JsValue::from(name),
@@ -339,8 +339,7 @@ impl WorkerRegistry {
             }
         }
         let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        let (settings, provider) =
-            options::connect_options(&options).map_err(OptionError::into_js)?;
+        let (settings, provider) = options::connect_options(&options)?;
         self.shell.start(resolved, settings, provider);
         Ok(())
     }

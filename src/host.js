@@ -139,6 +139,98 @@ export function describe(value) {
   return String(value);
 }
 
+// The constructor's and start()'s options are checked here, where a JS
+// value's type is cheap to read, and handed to Rust as an object of named
+// members, each undefined when not given (host.rs declares them). The rules
+// that are the registry's own (worker names, historyLength, lateFactor) are
+// checked in Rust, natively tested; the limits and defaults used here come
+// from Rust too.
+
+// An option error names the option and the rule, and shows what was given:
+// a RangeError for a value of the right type, else a TypeError.
+function optionError(range, message, got) {
+  const text = "WorkerRegistry: " + message + " (got " + describe(got) + ")";
+  return range ? new RangeError(text) : new TypeError(text);
+}
+
+// An options object's members, checked against the known names; undefined
+// and null give none.
+function members(value, what, known) {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw optionError(false, what + " options must be an object", value);
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw optionError(false, "unknown " + what + ' option "' + key + '"; the options are ' + known.join(", "), value[key]);
+    }
+  }
+  return value;
+}
+
+function positive(o, key, name = key) {
+  const v = o[key];
+  if (v !== undefined && !(typeof v === "number" && v > 0 && v < Infinity)) {
+    throw optionError(typeof v === "number", name + " must be a finite number greater than 0", v);
+  }
+  return v;
+}
+
+function typed(o, key, type, rule) {
+  const v = o[key];
+  if (v !== undefined && typeof v !== type) throw optionError(false, key + " must be " + rule, v);
+  return v;
+}
+
+// new WorkerRegistry(options). `largestFrame`: the largest maxFrameBytes.
+export function registryOptions(options, largestFrame) {
+  const o = members(options, "WorkerRegistry", ["knownWorkers", "okWindowSeconds", "maxFrameBytes", "clock", "historyLength", "lateFactor"]);
+  let names = o.knownWorkers;
+  if (names !== undefined) {
+    if (!Array.isArray(names)) throw optionError(false, "knownWorkers must be an array of worker names", names);
+    // Array.from visits holes too, as undefined.
+    names = Array.from(names, (n, i) => {
+      if (typeof n !== "string") throw optionError(false, "knownWorkers[" + i + "] must be a string", n);
+      return n;
+    });
+  }
+  const max = o.maxFrameBytes;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= largestFrame)) {
+    throw optionError(typeof max === "number", "maxFrameBytes must be a whole number of bytes from 1 to " + largestFrame, max);
+  }
+  const clock = o.clock;
+  if (clock !== undefined && !(clock !== null && typeof clock === "object" && typeof clock.monoMs === "function" && typeof clock.wallMs === "function")) {
+    throw optionError(false, "clock must be an object with monoMs() and wallMs() methods", clock);
+  }
+  return {
+    knownWorkers: names, okWindowSeconds: positive(o, "okWindowSeconds"), maxFrameBytes: max, clock,
+    historyLength: typed(o, "historyLength", "number", "a number"), lateFactor: typed(o, "lateFactor", "number", "a number"),
+  };
+}
+
+// start(url, options). `initialMs` and `maxMs`: the backoff's defaults.
+export function connectOptions(options, initialMs, maxMs) {
+  const o = members(options, "start", ["protocol", "token", "tokenProvider", "user", "pass", "backoff", "pingIntervalMs", "pongTimeoutMs"]);
+  const protocol = o.protocol ?? "gateway";
+  if (protocol !== "gateway" && protocol !== "nats") throw optionError(false, 'protocol must be "gateway" or "nats"', protocol);
+  const token = typed(o, "token", "string", "a string");
+  const user = typed(o, "user", "string", "a string");
+  const pass = typed(o, "pass", "string", "a string");
+  const provider = typed(o, "tokenProvider", "function", "a function");
+  if (provider !== undefined && token !== undefined) throw optionError(false, "give token or tokenProvider, not both", o);
+  if (protocol === "gateway" && (user !== undefined || pass !== undefined)) {
+    throw optionError(false, 'user and pass are for protocol "nats"; the gateway takes a token', o);
+  }
+  const b = members(o.backoff, "backoff", ["initialMs", "maxMs"]);
+  const initial = positive(b, "initialMs", "backoff.initialMs") ?? initialMs;
+  const max = positive(b, "maxMs", "backoff.maxMs") ?? Math.max(maxMs, initial);
+  if (max < initial) throw optionError(true, "backoff.maxMs must be at least backoff.initialMs", b);
+  return {
+    nats: protocol === "nats", token, tokenProvider: provider, user, pass, initialMs: initial, maxMs: max,
+    pingIntervalMs: positive(o, "pingIntervalMs"), pongTimeoutMs: positive(o, "pongTimeoutMs"),
+  };
+}
+
 export class Host {
   // `tables` (host.rs): {changes, statuses, rowStride, tooLarge, notText,
   // ignored, maxFrameBytes, probeUnits}.

@@ -61,6 +61,58 @@ extern "C" {
     pub(crate) fn describe(value: &JsValue) -> String;
     #[wasm_bindgen(js_name = copyCounts)]
     pub(crate) fn copy_counts() -> Array;
+
+    /// `new WorkerRegistry()`'s options, their types checked by `host.js`:
+    /// each member is undefined when the option was not given.
+    pub(crate) type RegistryOptions;
+    /// Throws the option's `TypeError` or `RangeError`.
+    #[wasm_bindgen(catch, js_name = registryOptions)]
+    pub(crate) fn registry_options(
+        options: &JsValue,
+        largest_frame: f64,
+    ) -> Result<RegistryOptions, JsValue>;
+    #[wasm_bindgen(method, getter, js_name = knownWorkers)]
+    pub(crate) fn known_workers(this: &RegistryOptions) -> Option<Array>;
+    #[wasm_bindgen(method, getter, js_name = okWindowSeconds)]
+    pub(crate) fn ok_window_seconds(this: &RegistryOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = maxFrameBytes)]
+    pub(crate) fn max_frame_bytes(this: &RegistryOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = historyLength)]
+    pub(crate) fn history_length(this: &RegistryOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = lateFactor)]
+    pub(crate) fn late_factor(this: &RegistryOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn clock(this: &RegistryOptions) -> JsValue;
+
+    /// `start()`'s options, checked by `host.js`; the backoff's two are
+    /// always numbers (the defaults applied), the others undefined when not
+    /// given.
+    pub(crate) type ConnectOptions;
+    /// Throws the option's `TypeError` or `RangeError`.
+    #[wasm_bindgen(catch, js_name = connectOptions)]
+    pub(crate) fn connect_options(
+        options: &JsValue,
+        initial_ms: f64,
+        max_ms: f64,
+    ) -> Result<ConnectOptions, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn nats(this: &ConnectOptions) -> bool;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn token(this: &ConnectOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = tokenProvider)]
+    pub(crate) fn token_provider(this: &ConnectOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn user(this: &ConnectOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn pass(this: &ConnectOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = initialMs)]
+    pub(crate) fn initial_ms(this: &ConnectOptions) -> f64;
+    #[wasm_bindgen(method, getter, js_name = maxMs)]
+    pub(crate) fn max_ms(this: &ConnectOptions) -> f64;
+    #[wasm_bindgen(method, getter, js_name = pingIntervalMs)]
+    pub(crate) fn ping_interval_ms(this: &ConnectOptions) -> Option<f64>;
+    #[wasm_bindgen(method, getter, js_name = pongTimeoutMs)]
+    pub(crate) fn pong_timeout_ms(this: &ConnectOptions) -> Option<f64>;
 }
 
 /// `load`'s answers other than a length.

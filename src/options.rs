@@ -1,14 +1,16 @@
 //! The cold paths across the boundary: the constructor's and `start()`'s
-//! options in, read into typed Rust values; `stats()` and `connection()` out,
-//! with serde and serde-wasm-bindgen. Every refused option throws a
-//! `TypeError` (wrong type) or `RangeError` (wrong value) that names the
-//! option and the rule and shows what was given.
+//! options in, as typed Rust values; `stats()` and `connection()` out, with
+//! serde and serde-wasm-bindgen. Every refused option throws a `TypeError`
+//! (wrong type) or `RangeError` (wrong value) that names the option and the
+//! rule and shows what was given.
 //!
-//! Options are read with `js_sys` rather than serde-wasm-bindgen's
-//! deserializer: measured, the deserializer adds about 18 KiB to the gzipped
-//! wasm (its error paths bring in `core::fmt`'s float formatting), which
-//! alone would break the 40 KiB budget. Its serializer costs under 4 KiB and
-//! is used.
+//! `host.js` checks the options' JS types and names and hands over an
+//! object of named members (`host::RegistryOptions`, `host::ConnectOptions`).
+//! Measured: serde-wasm-bindgen's deserializer adds about 18 KiB to the
+//! gzipped wasm (its error paths bring in `core::fmt`'s float formatting),
+//! and reading the options with `js_sys` in Rust costs 3.2 KiB of wasm
+//! against under 1 KiB of JS; either alone breaks the 40 KiB budget. Its
+//! serializer costs under 4 KiB and is used.
 
 use crate::backoff::Backoff;
 use crate::frame::Reason;
@@ -18,7 +20,6 @@ use crate::registry::{Config, Stats, MAX_MAX_FRAME_BYTES};
 use crate::session::Settings;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 /// One field of an object going out to JS.
 pub(crate) enum Field<'a> {
@@ -145,314 +146,55 @@ impl OptionError {
     }
 }
 
-/// A JS value, by its type.
-enum Val {
-    Missing,
-    Num(f64),
-    Str(String),
-    List(Vec<JsValue>),
-    Other,
-}
-
-/// Only `undefined` means "the default": a `null` is a value of the wrong
-/// type, as it always was.
-fn val(v: &JsValue) -> Val {
-    if v.is_undefined() {
-        Val::Missing
-    } else if let Some(n) = v.as_f64() {
-        Val::Num(n)
-    } else if let Some(s) = v.as_string() {
-        Val::Str(s)
-    } else if js_sys::Array::is_array(v) {
-        Val::List(js_sys::Array::from(v).iter().collect())
-    } else {
-        Val::Other
-    }
-}
-
-/// An options object's members, each checked against the known names.
-/// Undefined and null give no members (all defaults).
-fn object(
-    value: &JsValue,
-    what: &str,
-    known: &[&str],
-) -> Result<Vec<(String, JsValue)>, OptionError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Vec::new());
-    }
-    let not_object =
-        || OptionError::with_value(false, &cat(&[what, " options must be an object"]), value);
-    if !value.is_object() || value.is_function() || js_sys::Array::is_array(value) {
-        return Err(not_object());
-    }
-    let object: &js_sys::Object = value.unchecked_ref();
-    let members: Vec<(String, JsValue)> = js_sys::Object::keys(object)
-        .iter()
-        .filter_map(|k| {
-            let v = js_sys::Reflect::get(value, &k).ok()?;
-            Some((k.as_string()?, v))
-        })
-        .collect();
-    for (key, v) in &members {
-        if !known.contains(&key.as_str()) {
-            let mut rule = cat(&["unknown ", what, " option \"", key, "\"; the options are "]);
-            for (i, k) in known.iter().enumerate() {
-                if i > 0 {
-                    rule.push_str(", ");
-                }
-                rule.push_str(k);
-            }
-            return Err(OptionError::with_value(false, &rule, v));
-        }
-    }
-    Ok(members)
-}
-
-/// A number option: `Ok(None)` when undefined.
-fn number(name: &str, v: &JsValue, rule: NumberRule) -> Result<Option<f64>, OptionError> {
-    let text = match rule {
-        NumberRule::Positive => cat(&[name, " must be a finite number greater than 0"]),
-        NumberRule::Whole(max) => cat(&[
-            name,
-            " must be a whole number of bytes from 1 to ",
-            &host::describe(&JsValue::from_f64(max)),
-        ]),
-    };
-    match val(v) {
-        Val::Missing => Ok(None),
-        Val::Num(n) => {
-            let ok = match rule {
-                NumberRule::Positive => n.is_finite() && n > 0.0,
-                NumberRule::Whole(max) => n.fract() == 0.0 && (1.0..=max).contains(&n),
-            };
-            if ok {
-                Ok(Some(n))
-            } else {
-                Err(OptionError::with_value(true, &text, v))
-            }
-        }
-        _ => Err(OptionError::with_value(false, &text, v)),
-    }
-}
-
-/// A number option whose range the registry checks: `Ok(None)` when
-/// undefined.
-fn any_number(name: &str, v: &JsValue) -> Result<Option<f64>, OptionError> {
-    match val(v) {
-        Val::Missing => Ok(None),
-        Val::Num(n) => Ok(Some(n)),
-        _ => Err(OptionError::with_value(
-            false,
-            &cat(&[name, " must be a number"]),
-            v,
-        )),
-    }
-}
-
-/// A string option: `Ok(None)` when undefined.
-fn text(name: &str, v: &JsValue) -> Result<Option<String>, OptionError> {
-    match val(v) {
-        Val::Missing => Ok(None),
-        Val::Str(s) => Ok(Some(s)),
-        _ => Err(OptionError::with_value(
-            false,
-            &cat(&[name, " must be a string"]),
-            v,
-        )),
-    }
-}
-
-/// A number option and its rule.
-#[derive(Clone, Copy)]
-enum NumberRule {
-    /// Finite and greater than 0.
-    Positive,
-    /// A whole number from 1 to the given maximum.
-    Whole(f64),
-}
-
 /// The constructor's options: the registry's configuration and the `clock`
-/// option (undefined when not given).
-pub(crate) fn registry_options(options: &JsValue) -> Result<(Config, JsValue), OptionError> {
+/// option (undefined when not given). `host.js` checks their types; the
+/// ranges of `historyLength` and `lateFactor` are the registry's rules
+/// (registry.rs), checked when it is made.
+pub(crate) fn registry_options(options: &JsValue) -> Result<(Config, JsValue), JsValue> {
+    let o = host::registry_options(options, MAX_MAX_FRAME_BYTES as f64)?;
     let mut config = Config::default();
-    let mut clock = JsValue::UNDEFINED;
-    let known = [
-        "knownWorkers",
-        "okWindowSeconds",
-        "maxFrameBytes",
-        "clock",
-        "historyLength",
-        "lateFactor",
-    ];
-    for (key, v) in object(options, "WorkerRegistry", &known)? {
-        match key.as_str() {
-            "knownWorkers" => match val(&v) {
-                Val::Missing => {}
-                Val::List(items) => {
-                    let mut names = Vec::with_capacity(items.len());
-                    for (i, item) in items.iter().enumerate() {
-                        let index = host::describe(&JsValue::from_f64(i as f64));
-                        let name = cat(&["knownWorkers[", &index, "]"]);
-                        match text(&name, item)? {
-                            Some(n) => names.push(n),
-                            None => {
-                                let rule = cat(&[&name, " must be a string"]);
-                                return Err(OptionError::with_value(false, &rule, item));
-                            }
-                        }
-                    }
-                    config.known_workers = names;
-                }
-                _ => {
-                    return Err(OptionError::with_value(
-                        false,
-                        "knownWorkers must be an array of worker names",
-                        &v,
-                    ))
-                }
-            },
-            "okWindowSeconds" => {
-                if let Some(w) = number(&key, &v, NumberRule::Positive)? {
-                    config.ok_window_seconds = w;
-                }
-            }
-            "maxFrameBytes" => {
-                let rule = NumberRule::Whole(MAX_MAX_FRAME_BYTES as f64);
-                if let Some(m) = number(&key, &v, rule)? {
-                    config.max_frame_bytes = m as usize;
-                }
-            }
-            // The ranges of these two are the registry's rules (registry.rs).
-            "historyLength" => {
-                if let Some(n) = any_number(&key, &v)? {
-                    config.history_length = crate::registry::check_history_length(n)
-                        .map_err(|e| OptionError::with_value(true, &e.message(), &v))?;
-                }
-            }
-            "lateFactor" => {
-                if let Some(n) = any_number(&key, &v)? {
-                    config.late_factor = n;
-                }
-            }
-            _ => clock = v,
-        }
+    if let Some(names) = o.known_workers() {
+        // host.js made this a new array of strings.
+        config.known_workers = names.iter().filter_map(|n| n.as_string()).collect();
     }
-    if clock.is_undefined() {
-        return Ok((config, clock));
+    if let Some(w) = o.ok_window_seconds() {
+        config.ok_window_seconds = w;
     }
-    let method = |m: &str| {
-        js_sys::Reflect::get(&clock, &m.into())
-            .map(|f| f.is_function())
-            .unwrap_or(false)
-    };
-    if !clock.is_object() || !method("monoMs") || !method("wallMs") {
-        return Err(OptionError::with_value(
-            false,
-            "clock must be an object with monoMs() and wallMs() methods",
-            &clock,
-        ));
+    if let Some(m) = o.max_frame_bytes() {
+        config.max_frame_bytes = m as usize;
     }
-    Ok((config, clock))
+    if let Some(n) = o.history_length() {
+        config.history_length = crate::registry::check_history_length(n)
+            .map_err(|e| OptionError::with_value(true, &e.message(), &n.into()).into_js())?;
+    }
+    if let Some(f) = o.late_factor() {
+        config.late_factor = f;
+    }
+    Ok((config, o.clock()))
 }
 
 /// `start()`'s options: the session's settings and the `tokenProvider`.
 pub(crate) fn connect_options(
     options: &JsValue,
-) -> Result<(Settings, Option<js_sys::Function>), OptionError> {
-    let mut s = Settings::default();
-    let (mut provider, mut backoff, mut protocol) = (JsValue::UNDEFINED, JsValue::UNDEFINED, None);
-    let known = [
-        "protocol",
-        "token",
-        "tokenProvider",
-        "user",
-        "pass",
-        "backoff",
-        "pingIntervalMs",
-        "pongTimeoutMs",
-    ];
-    for (key, v) in object(options, "start", &known)? {
-        match key.as_str() {
-            "protocol" => protocol = text(&key, &v)?.map(|p| (p, v)),
-            "token" => s.token = text(&key, &v)?,
-            "user" => s.user = text(&key, &v)?,
-            "pass" => s.pass = text(&key, &v)?,
-            "tokenProvider" => provider = v,
-            "backoff" => backoff = v,
-            "pingIntervalMs" => {
-                if let Some(ms) = number(&key, &v, NumberRule::Positive)? {
-                    s.ping_interval_ms = ms;
-                }
-            }
-            _ => {
-                if let Some(ms) = number(&key, &v, NumberRule::Positive)? {
-                    s.pong_timeout_ms = ms;
-                }
-            }
-        }
-    }
-    s.protocol = match &protocol {
-        None => Protocol::Gateway,
-        Some((p, _)) if p == "gateway" => Protocol::Gateway,
-        Some((p, _)) if p == "nats" => Protocol::Nats,
-        Some((_, given)) => {
-            return Err(OptionError::with_value(
-                false,
-                "protocol must be \"gateway\" or \"nats\"",
-                given,
-            ))
-        }
-    };
-    let provider = if provider.is_undefined() {
-        None
-    } else if let Some(f) = provider.dyn_ref::<js_sys::Function>() {
-        if s.token.is_some() {
-            return Err(OptionError::with_value(
-                false,
-                "give token or tokenProvider, not both",
-                options,
-            ));
-        }
-        Some(f.clone())
-    } else {
-        return Err(OptionError::with_value(
-            false,
-            "tokenProvider must be a function",
-            &provider,
-        ));
-    };
-    if s.protocol == Protocol::Gateway && (s.user.is_some() || s.pass.is_some()) {
-        return Err(OptionError::with_value(
-            false,
-            "user and pass are for protocol \"nats\"; the gateway takes a token",
-            options,
-        ));
-    }
-    s.backoff = backoff_options(&backoff)?;
-    Ok((s, provider))
-}
-
-fn backoff_options(value: &JsValue) -> Result<Backoff, OptionError> {
-    let d = Backoff::default();
-    let (mut initial, mut max) = (None, None);
-    for (key, v) in object(value, "backoff", &["initialMs", "maxMs"])? {
-        if key == "initialMs" {
-            initial = number("backoff.initialMs", &v, NumberRule::Positive)?;
+) -> Result<(Settings, Option<js_sys::Function>), JsValue> {
+    let d = Settings::default();
+    let o = host::connect_options(options, d.backoff.initial_ms, d.backoff.max_ms)?;
+    let settings = Settings {
+        protocol: if o.nats() {
+            Protocol::Nats
         } else {
-            max = number("backoff.maxMs", &v, NumberRule::Positive)?;
-        }
-    }
-    let initial = initial.unwrap_or(d.initial_ms);
-    let max = max.unwrap_or(d.max_ms.max(initial));
-    if max < initial {
-        return Err(OptionError::with_value(
-            true,
-            "backoff.maxMs must be at least backoff.initialMs",
-            value,
-        ));
-    }
-    Ok(Backoff {
-        initial_ms: initial,
-        max_ms: max,
-    })
+            Protocol::Gateway
+        },
+        backoff: Backoff {
+            initial_ms: o.initial_ms(),
+            max_ms: o.max_ms(),
+        },
+        ping_interval_ms: o.ping_interval_ms().unwrap_or(d.ping_interval_ms),
+        pong_timeout_ms: o.pong_timeout_ms().unwrap_or(d.pong_timeout_ms),
+        token: o.token(),
+        user: o.user(),
+        pass: o.pass(),
+        ..d
+    };
+    Ok((settings, o.token_provider()))
 }
