@@ -8,6 +8,15 @@ import "/www/worker-panel.js";
 // init() resolves to the module's exports, its memory among them.
 const wasm = await init();
 
+// `?before`: an earlier build of the package, served at /before/ by
+// `npm run bench -- --compare DIR`, runs beside this one as impl "before".
+let Before = null;
+if (new URLSearchParams(location.search).has("before")) {
+  const mod = await import("/before/index.js");
+  await mod.default();
+  Before = mod.WorkerRegistry;
+}
+
 const encoder = new TextEncoder();
 const pools = {};
 function frames(kind, binary) {
@@ -22,14 +31,15 @@ function frames(kind, binary) {
 
 function make(impl, options = {}) {
   const opts = { knownWorkers: WORKERS, ...options };
+  if (impl === "before") return new Before(opts);
   return impl === "wasm" ? new WorkerRegistry(opts) : new JsRegistry(opts);
 }
 
 // Feeds the same frames to both with the same fixed clock and compares
 // snapshots and counts: the timing means nothing unless both do the same work.
-function agree(kind) {
+function agree(kind, impl = "wasm") {
   const clock = { monoMs: () => 1000, wallMs: () => 1764190000000 };
-  const w = make("wasm", { clock });
+  const w = make(impl, { clock });
   const j = make("js", { clock });
   for (const f of frames(kind, false)) { w.ingest(f); j.ingest(f); }
   for (const f of frames(kind, true)) { w.ingest(f); j.ingest(f); }
@@ -116,7 +126,7 @@ async function flood(variant, url, count) {
     // frame the registry does not count either.
     received -= 1;
   } else {
-    const reg = make("wasm");
+    const reg = make(variant === "before" ? "before" : "wasm");
     await new Promise((resolve) => {
       reg.onChange((r) => { if (r === "connection" && reg.connection().state === "backoff") resolve(); });
       reg.start(url, { backoff: { initialMs: 60000, maxMs: 60000 } });
@@ -207,5 +217,5 @@ function panelUpdate(strip, n) {
   return (performance.now() - t0) / n;
 }
 
-window.bench = { agree, ingest, snapshot, flood, memory, panelUpdate, crossOriginIsolated };
+window.bench = { hasBefore: Before !== null, agree, ingest, snapshot, flood, memory, panelUpdate, crossOriginIsolated };
 window.benchReady = true;

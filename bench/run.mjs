@@ -8,6 +8,12 @@
 //   npm run bench                 the full run (a few minutes)
 //   npm run bench -- --smoke      tiny sizes, seconds
 //   npm run bench -- --runs 9     more runs per variant
+//   npm run bench -- --compare DIR
+//                                 also run an earlier build's pkg/ directory
+//                                 in the same page, interleaved with this
+//                                 one, and report this build against it run
+//                                 by run (paired medians: drift between runs
+//                                 cancels out)
 //   npm run bench -- --no-bundles leave out the bundle sizes (they pack the
 //                                 package and build tests/bundlers/*, a minute
 //                                 or two; the smoke run leaves them out unless
@@ -29,6 +35,8 @@ const flag = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
+const compareAt = args.indexOf("--compare");
+const compareDir = compareAt >= 0 ? args[compareAt + 1] : null;
 const RUNS = flag("--runs", smoke ? 2 : 7);
 const FRAMES = flag("--frames", smoke ? 4096 : 1_000_000);
 const SNAPSHOTS = smoke ? 1000 : 200_000;
@@ -73,7 +81,9 @@ function sizes() {
   };
 }
 
-const server = await serveStatic({ "/": join(ROOT, "bench"), "/pkg": join(ROOT, "pkg"), "/www": join(ROOT, "www") });
+const mounts = { "/": join(ROOT, "bench"), "/pkg": join(ROOT, "pkg"), "/www": join(ROOT, "www") };
+if (compareDir) mounts["/before"] = compareDir;
+const server = await serveStatic(mounts);
 const gateway = await startGateway(["--admin", "--allow-origin", "*"]);
 const browser = await chromium.launch({
   executablePath: chromiumPath(),
@@ -83,7 +93,7 @@ const results = {};
 try {
   const page = await browser.newPage();
   page.on("pageerror", (e) => log("page error:", e));
-  await page.goto(`${server.url}/page.html`);
+  await page.goto(`${server.url}/page.html${compareDir ? "?before" : ""}`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
   const isolated = await page.evaluate(() => window.crossOriginIsolated);
   if (!isolated) throw new Error("the benchmark page is not cross-origin isolated: timings would be coarse");
@@ -107,6 +117,13 @@ try {
     results.agreement[kind] = await page.evaluate((k) => window.bench.agree(k), kind);
   }
   log("the JS baseline and the wasm registry agree on every frame kind");
+  if (compareDir) {
+    if (!(await page.evaluate(() => window.bench.hasBefore))) throw new Error(`--compare ${compareDir}: the earlier build did not load`);
+    log(`comparing with the earlier build in ${compareDir}`);
+  }
+  // Each run visits the implementations in a rotated order.
+  const IMPLS = compareDir ? ["wasm", "before", "js"] : ["wasm", "js"];
+  const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
 
   // 2. ingest, interleaved: each run visits every case in a new order, and
   // alternates which implementation goes first. One warm-up run first.
@@ -116,8 +133,7 @@ try {
   for (let run = -1; run < RUNS; run++) {
     const order = [...cases].sort(() => Math.random() - 0.5);
     for (const c of order) {
-      const impls = (run & 1) ? ["js", "wasm"] : ["wasm", "js"];
-      for (const impl of impls) {
+      for (const impl of rotate(IMPLS, run + 1)) {
         const ns = await page.evaluate(([i, k, b, n]) => window.bench.ingest(i, k, b, n), [impl, c.kind, c.binary, FRAMES]);
         if (run >= 0) (times[`${impl}:${c.kind}:${c.binary ? "bytes" : "text"}`] ??= []).push(ns);
       }
@@ -136,7 +152,7 @@ try {
   const snaps = {};
   for (let run = -1; run < RUNS; run++) {
     for (const rows of [10, 100]) {
-      for (const impl of (run & 1) ? ["js", "wasm"] : ["wasm", "js"]) {
+      for (const impl of rotate(IMPLS, run + 1)) {
         const ns = await page.evaluate(([i, r, n]) => window.bench.snapshot(i, r, n), [impl, rows, SNAPSHOTS]);
         if (run >= 0) (snaps[`${impl}:${rows}`] ??= []).push(ns);
       }
@@ -155,7 +171,7 @@ try {
   // no-op onmessage (the budget's reference), one that only reads each
   // message's data, the JS baseline fed by onmessage, and the registry on
   // its own socket.
-  const variants = ["noop", "read", "js", "registry"];
+  const variants = ["noop", "read", "js", "registry", ...(compareDir ? ["before"] : [])];
   const floods = Object.fromEntries(variants.map((v) => [v, []]));
   for (let run = 0; run < (smoke ? 2 : 5); run++) {
     for (const v of run & 1 ? [...variants].reverse() : variants) {
@@ -177,6 +193,32 @@ try {
     if (floods[v].some((f) => f.received !== FLOOD)) throw new Error(`flood ${v}: expected ${FLOOD} messages, got ${floods[v].map((f) => f.received)}`);
   }
   log("flood done");
+
+  // 4b. This build against the earlier one, run by run.
+  if (compareDir) {
+    const paired = (now, before) => summary(now.map((x, i) => x / before[i]));
+    results.compare = { dir: compareDir, ingest: {}, snapshot: {} };
+    for (const key of Object.keys(results.ingest)) {
+      results.compare.ingest[key] = {
+        now: results.ingest[key].ratio,
+        before: median(times[`before:${key}`]) / results.ingest[key].js.median,
+        change: paired(times[`wasm:${key}`], times[`before:${key}`]),
+      };
+    }
+    for (const rows of [10, 100]) {
+      results.compare.snapshot[rows] = {
+        now: results.snapshot[rows].ratio,
+        before: median(snaps[`before:${rows}`]) / results.snapshot[rows].js.median,
+        change: paired(snaps[`wasm:${rows}`], snaps[`before:${rows}`]),
+      };
+    }
+    // Throughput: higher is better, so the change is before/now in time.
+    results.compare.flood = {
+      now: results.flood.ratio,
+      before: results.flood.before.perSecond.median / results.flood.noop.perSecond.median,
+      change: paired(floods.before.map((f) => f.perSecond), floods.registry.map((f) => f.perSecond)),
+    };
+  }
 
   // 5. The Workers panel: an update of a 19-row panel, with and without
   // heartbeat strips (budget: the strips cost at most 2 ms).
@@ -256,6 +298,18 @@ const heapDelta = mem.after.heap !== null ? mem.after.heap - mem.before.heap : n
 lines.push(`| ${mem.frames.toLocaleString("en")} unknown-worker frames | wasm memory ${mem.before.wasm} → ${mem.after.wasm} B; JS heap ${heapDelta === null ? "n/a" : `${heapDelta >= 0 ? "+" : ""}${fmt(heapDelta / KiB, 1)} KiB`} after GC | | | no growth; heap within 1 MiB | ${mem.before.wasm === mem.after.wasm && heapDelta !== null && Math.abs(heapDelta) <= 1024 * KiB ? "meets budget" : "**misses budget**"} |`);
 const mb = results.memoryBeats;
 lines.push(`| ${mb.frames.toLocaleString("en")} known-worker beats (historyLength 1000) | wasm memory ${mb.before.wasm} → ${mb.after.wasm} B | | | no growth | ${mb.before.wasm === mb.after.wasm ? "meets budget" : "**misses budget**"} |`);
+if (results.compare) {
+  const c = results.compare;
+  const change = (x) => `${fmt(x.median, 2)}x (${fmt(x.min, 2)}–${fmt(x.max, 2)})`;
+  lines.push("");
+  lines.push(`Against the earlier build in \`${c.dir}\`, run in the same page and interleaved with this one. "Time now / before" is the median of each run's own quotient (below 1: faster now).`);
+  lines.push("");
+  lines.push("| case | ratio to the JS baseline now | before | time now / before, per run |");
+  lines.push("|---|---:|---:|---:|");
+  for (const [key, r] of Object.entries(c.ingest)) lines.push(`| ingest, ${key} | ${fmt(r.now, 2)}x | ${fmt(r.before, 2)}x | ${change(r.change)} |`);
+  for (const [rows, r] of Object.entries(c.snapshot)) lines.push(`| snapshot(), ${rows} rows | ${fmt(r.now, 2)}x | ${fmt(r.before, 2)}x | ${change(r.change)} |`);
+  lines.push(`| WebSocket flood, share of a no-op onmessage | ${fmt(c.flood.now * 100, 1)} % | ${fmt(c.flood.before * 100, 1)} % | ${change(c.flood.change)} |`);
+}
 const table = lines.join("\n");
 results.table = table;
 // A smoke run must not overwrite the committed results of a full run.
