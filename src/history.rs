@@ -3,8 +3,8 @@
 //! arguments.
 //!
 //! The cadence is the median interval between consecutive beats. The
-//! intervals are kept sorted beside the ring, so a new beat costs two binary
-//! searches and a short move, and the median is read without sorting.
+//! intervals are kept sorted beside the ring, so a new beat costs a binary
+//! search and a few swaps, and the median is read without sorting.
 
 use crate::clock::Instant;
 use crate::registry::elapsed_seconds;
@@ -74,8 +74,16 @@ impl Ring {
         self.len == 0
     }
 
+    /// The slot of the `k`-th oldest beat (`k` < capacity): a subtraction
+    /// rather than a division on every beat.
     fn slot(&self, k: usize) -> usize {
-        (self.head + k) % self.capacity()
+        let s = self.head + k;
+        let cap = self.capacity();
+        if s >= cap {
+            s - cap
+        } else {
+            s
+        }
     }
 
     /// The newest emission instant held.
@@ -87,21 +95,25 @@ impl Ring {
     /// order (the registry stores only beats no older than the one held).
     pub fn push(&mut self, emitted: Instant) {
         let cap = self.capacity();
+        // With one slot there are no gaps. Otherwise the newest beat stays,
+        // and when the ring is full the oldest leaves, with the gap after it
+        // (held by the second oldest).
+        let gap = self
+            .newest()
+            .filter(|_| cap > 1)
+            .map(|prev| elapsed_seconds(prev, emitted));
+        let leaving = (self.len == cap && cap > 1).then(|| self.gaps[self.slot(1)]);
         if self.len == cap {
-            // The oldest beat leaves, and with it the gap after it (held by
-            // the second oldest). With one slot there is no gap to remove.
-            if cap > 1 {
-                let gap = self.gaps[self.slot(1)];
-                remove_sorted(&mut self.sorted, gap);
-            }
             self.head = self.slot(1);
             self.len -= 1;
         }
         let at = self.slot(self.len);
-        if let Some(prev) = self.newest() {
-            let gap = elapsed_seconds(prev, emitted);
+        if let Some(gap) = gap {
             self.gaps[at] = gap;
-            insert_sorted(&mut self.sorted, gap);
+            match leaving {
+                Some(old) => replace_sorted(&mut self.sorted, old, gap),
+                None => insert_sorted(&mut self.sorted, gap),
+            }
         }
         self.times[at] = emitted;
         self.len += 1;
@@ -116,10 +128,9 @@ impl Ring {
         let at = self.slot(self.len - 1);
         if self.len > 1 {
             let prev = self.times[self.slot(self.len - 2)];
-            remove_sorted(&mut self.sorted, self.gaps[at]);
             let gap = elapsed_seconds(prev, emitted);
+            replace_sorted(&mut self.sorted, self.gaps[at], gap);
             self.gaps[at] = gap;
-            insert_sorted(&mut self.sorted, gap);
         }
         self.times[at] = emitted;
     }
@@ -152,19 +163,40 @@ impl Ring {
     }
 }
 
+// The sorted gaps change in place: a beat's gap replaces the gap that
+// leaves, and moves by adjacent swaps to its place (a few places at most for
+// a steady worker), rather than a remove and an insert that each shift the
+// tail of the slice.
+
+/// Adds `value` (the ring is not full: there is room).
 fn insert_sorted(sorted: &mut Vec<f64>, value: f64) {
-    let at = sorted.partition_point(|x| x.total_cmp(&value).is_lt());
     debug_assert!(sorted.len() < sorted.capacity());
-    sorted.insert(at, value);
+    sorted.push(value);
+    let last = sorted.len() - 1;
+    settle(sorted, last);
 }
 
-fn remove_sorted(sorted: &mut Vec<f64>, value: f64) {
-    // The value was computed once and stored, so it is found bit for bit.
-    let at = sorted.partition_point(|x| x.total_cmp(&value).is_lt());
-    if at < sorted.len() && sorted[at].to_bits() == value.to_bits() {
-        sorted.remove(at);
+/// Replaces `old`, which is held bit for bit (it was computed once and
+/// stored), with `new`.
+fn replace_sorted(sorted: &mut [f64], old: f64, new: f64) {
+    let at = sorted.partition_point(|x| x.total_cmp(&old).is_lt());
+    if at < sorted.len() && sorted[at].to_bits() == old.to_bits() {
+        sorted[at] = new;
+        settle(sorted, at);
     } else {
-        debug_assert!(false, "gap {value} not in the sorted gaps");
+        debug_assert!(false, "gap {old} not in the sorted gaps");
+    }
+}
+
+/// Moves the value at `i` to its place in an otherwise ascending slice.
+fn settle(sorted: &mut [f64], mut i: usize) {
+    while i > 0 && sorted[i - 1].total_cmp(&sorted[i]).is_gt() {
+        sorted.swap(i - 1, i);
+        i -= 1;
+    }
+    while i + 1 < sorted.len() && sorted[i + 1].total_cmp(&sorted[i]).is_lt() {
+        sorted.swap(i, i + 1);
+        i += 1;
     }
 }
 
