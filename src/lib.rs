@@ -25,7 +25,7 @@
 //! is held across a call into JS that can run user code:
 //!
 //! * `api`: the only `#[wasm_bindgen]` surface, `WorkerRegistry`, and its TypeScript types.
-//! * `options`: options in (typed, every refusal named), `stats()` and `connection()` out.
+//! * `options`: options in (their JS types checked by `host.js`, read as typed values), `stats()`, `connection()` and `history()` out.
 //! * `connection`: executes the session's actions: sockets, timers, the token provider.
 //! * `host`: the Rust face of `host.js`, the JS half that copies frames in and builds rows.
 //! * `socket`: the only module touching `WebSocket`, event closures and timers.
