@@ -13,7 +13,8 @@
 //                                 in the same page, interleaved with this
 //                                 one, and report this build against it run
 //                                 by run (paired medians: drift between runs
-//                                 cancels out)
+//                                 cancels out); --compare-label TEXT names it
+//                                 in the table
 //   npm run bench -- --no-bundles leave out the bundle sizes (they pack the
 //                                 package and build tests/bundlers/*, a minute
 //                                 or two; the smoke run leaves them out unless
@@ -37,6 +38,8 @@ const flag = (name, dflt) => {
 };
 const compareAt = args.indexOf("--compare");
 const compareDir = compareAt >= 0 ? args[compareAt + 1] : null;
+const labelAt = args.indexOf("--compare-label");
+const compareLabel = labelAt >= 0 ? args[labelAt + 1] : `\`${compareDir}\``;
 const RUNS = flag("--runs", smoke ? 2 : 7);
 const FRAMES = flag("--frames", smoke ? 4096 : 1_000_000);
 const SNAPSHOTS = smoke ? 1000 : 200_000;
@@ -197,7 +200,7 @@ try {
   // 4b. This build against the earlier one, run by run.
   if (compareDir) {
     const paired = (now, before) => summary(now.map((x, i) => x / before[i]));
-    results.compare = { dir: compareDir, ingest: {}, snapshot: {} };
+    results.compare = { label: compareLabel, ingest: {}, snapshot: {} };
     for (const key of Object.keys(results.ingest)) {
       results.compare.ingest[key] = {
         now: results.ingest[key].ratio,
@@ -302,7 +305,7 @@ if (results.compare) {
   const c = results.compare;
   const change = (x) => `${fmt(x.median, 2)}x (${fmt(x.min, 2)}–${fmt(x.max, 2)})`;
   lines.push("");
-  lines.push(`Against the earlier build in \`${c.dir}\`, run in the same page and interleaved with this one. "Time now / before" is the median of each run's own quotient (below 1: faster now).`);
+  lines.push(`Against ${c.label}, run in the same page and interleaved with this one. "Time now / before" is the median of each run's own quotient (below 1: faster now).`);
   lines.push("");
   lines.push("| case | ratio to the JS baseline now | before | time now / before, per run |");
   lines.push("|---|---:|---:|---:|");
