@@ -103,12 +103,16 @@ impl Shell {
         // the copy buffer.
         let clock = self.frame_clock();
         let load = self.host.load_frame(data, true);
-        let outcome = {
+        let (outcome, pending) = {
             let buffer = self.frame.borrow();
             let frame = host::loaded(load, &buffer);
-            self.session.borrow_mut().ingest(frame, &clock)
+            let mut session = self.session.borrow_mut();
+            (session.ingest(frame, &clock), session.has_output())
         };
-        self.run();
+        // Most frames (other topics, refusals) leave nothing to do.
+        if pending {
+            self.run();
+        }
         outcome
     }
 

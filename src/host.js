@@ -277,10 +277,11 @@ export class Host {
   load(frame, probe) {
     const t = this.t;
     if (typeof frame === "string") {
-      if (frame.length > t.maxFrameBytes) return t.tooLarge;
+      const units = frame.length;
+      if (units > t.maxFrameBytes) return t.tooLarge;
       // Copying a string into wasm costs about as much as half a JSON.parse
       // of it; most of the bus's traffic is on other topics.
-      if (probe && frame.length <= t.probeUnits && otherTopic(frame)) return t.ignored;
+      if (probe && units <= t.probeUnits && otherTopic(frame)) return t.ignored;
       this.views();
       // The buffer holds 3 bytes per allowed UTF-16 unit, the worst case,
       // so the whole string always fits; Rust measures the bytes.

@@ -344,6 +344,11 @@ impl Session {
         &self.settings
     }
 
+    /// Whether [`poll`](Self::poll) may have an action to give.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// The next action for the shell, skipping those that a later event made
     /// stale: socket actions of an older generation, and timer arms that were
     /// re-armed or cancelled since.
